@@ -1,0 +1,92 @@
+//! `BatchQueue`: groups jobs under one priority, one budget and any constraints.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A queue of BatchJobs in one namespace.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "kbatch.k8s.io",
+    version = "v1beta1",
+    kind = "BatchQueue",
+    namespaced,
+    status = "BatchQueueStatus",
+    derive = "PartialEq",
+    derive = "Default",
+    shortname = "bq",
+    category = "kbatch",
+    doc = "A queue of BatchJobs: one priority, one budget, any job constraints.",
+    annotation(
+        "api-approved.kubernetes.io",
+        "unapproved, kbatch is not a Kubernetes SIG project"
+    ),
+    printcolumn(
+        name = "Priority",
+        type_ = "string",
+        json_path = ".spec.batchPriorityName"
+    ),
+    printcolumn(name = "Budget", type_ = "string", json_path = ".spec.batchBudgetName"),
+    printcolumn(
+        name = "Constraints",
+        type_ = "string",
+        json_path = ".spec.constraintNames"
+    ),
+    printcolumn(
+        name = "Pause-Admission",
+        type_ = "boolean",
+        json_path = ".spec.pauseAdmission"
+    ),
+    printcolumn(
+        name = "Pause-Scheduling",
+        type_ = "boolean",
+        json_path = ".spec.pauseScheduling"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchQueueSpec {
+    /// Name of the (cluster-scoped) BatchPriority of the queue's jobs.
+    #[serde(default)]
+    pub batch_priority_name: String,
+    /// Name of the (cluster-scoped) BatchBudget the queue's jobs spend.
+    #[serde(default)]
+    pub batch_budget_name: String,
+    /// Names of (cluster-scoped) BatchJobConstraints every job must satisfy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constraint_names: Vec<String>,
+    /// Refuse new jobs; existing ones keep scheduling.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pause_admission: bool,
+    /// Hold queued jobs; admission goes on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pause_scheduling: bool,
+}
+
+/// Observed state of a queue.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchQueueStatus {
+    /// Job counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<QueueJobsStatus>,
+}
+
+/// How many of the queue's jobs are in each phase.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueJobsStatus {
+    /// When the counts were taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::optional_time")]
+    pub last_updated: Option<Time>,
+    /// Phase name → number of jobs.
+    #[serde(default)]
+    pub phase_counts: BTreeMap<String, i32>,
+}

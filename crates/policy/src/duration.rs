@@ -1,0 +1,1 @@
+//! Wall-time durations (placeholder, being written).

@@ -1,0 +1,1 @@
+//! Exact Kubernetes resource quantities (placeholder, being written).
