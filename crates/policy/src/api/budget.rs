@@ -21,21 +21,8 @@ use serde::{Deserialize, Serialize};
         "api-approved.kubernetes.io",
         "unapproved, kbatch is not a Kubernetes SIG project"
     ),
-    printcolumn(
-        name = "Cost-Model",
-        type_ = "string",
-        json_path = ".spec.batchCostModelName"
-    ),
-    printcolumn(
-        name = "Windows",
-        type_ = "string",
-        json_path = ".spec.budgetWindows[*].duration"
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn = r#"{"name": "Cost-Model", "type": "string", "jsonPath": ".spec.batchCostModelName"}"#,
+    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct BatchBudgetSpec {

@@ -20,22 +20,10 @@ use std::collections::BTreeMap;
         "api-approved.kubernetes.io",
         "unapproved, kbatch is not a Kubernetes SIG project"
     ),
-    printcolumn(name = "Cpu", type_ = "number", json_path = ".spec.resources.cpu"),
-    printcolumn(
-        name = "Memory",
-        type_ = "number",
-        json_path = ".spec.resources.memory"
-    ),
-    printcolumn(
-        name = "Gpu",
-        type_ = "number",
-        json_path = ".spec.resources.nvidia\\.com/gpu"
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn = r#"{"name": "Cpu", "type": "number", "jsonPath": ".spec.resources.cpu"}"#,
+    printcolumn = r#"{"name": "Memory", "type": "number", "jsonPath": ".spec.resources.memory"}"#,
+    printcolumn = r#"{"name": "Gpu", "type": "number", "jsonPath": ".spec.resources.nvidia\\.com/gpu"}"#,
+    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct BatchCostModelSpec {

@@ -24,28 +24,12 @@ use serde::{Deserialize, Serialize};
         "api-approved.kubernetes.io",
         "unapproved, kbatch is not a Kubernetes SIG project"
     ),
-    printcolumn(name = "Queue", type_ = "string", json_path = ".spec.batchQueueName"),
-    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
-    printcolumn(
-        name = "Priority",
-        type_ = "integer",
-        json_path = ".status.batchPriority.value"
-    ),
-    printcolumn(
-        name = "Budget-Consumed",
-        type_ = "number",
-        json_path = ".status.budgetConsumed"
-    ),
-    printcolumn(
-        name = "Submitted-By",
-        type_ = "string",
-        json_path = ".status.submittedBy"
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn = r#"{"name": "Queue", "type": "string", "jsonPath": ".spec.batchQueueName"}"#,
+    printcolumn = r#"{"name": "Phase", "type": "string", "jsonPath": ".status.phase"}"#,
+    printcolumn = r#"{"name": "Priority", "type": "integer", "jsonPath": ".status.batchPriority.value"}"#,
+    printcolumn = r#"{"name": "Budget-Consumed", "type": "number", "jsonPath": ".status.budgetConsumed"}"#,
+    printcolumn = r#"{"name": "Submitted-By", "type": "string", "jsonPath": ".status.submittedBy"}"#,
+    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct BatchJobSpec {

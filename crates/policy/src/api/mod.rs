@@ -104,3 +104,24 @@ impl std::fmt::Display for Kind {
         f.write_str(self.as_str())
     }
 }
+
+/// The CustomResourceDefinitions of every kind, generated from these types.
+///
+/// ```
+/// let crds = kbatch_policy::api::crds();
+/// assert_eq!(crds.len(), 7);
+/// assert_eq!(crds[0].metadata.name.as_deref(), Some("batchjobs.kbatch.k8s.io"));
+/// ```
+pub fn crds() -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
+{
+    use kube::CustomResourceExt;
+    vec![
+        BatchJob::crd(),
+        BatchQueue::crd(),
+        BatchPriority::crd(),
+        BatchJobConstraint::crd(),
+        BatchBudget::crd(),
+        BatchCostModel::crd(),
+        BatchUserContext::crd(),
+    ]
+}

@@ -19,17 +19,9 @@ use serde::{Deserialize, Serialize};
         "api-approved.kubernetes.io",
         "unapproved, kbatch is not a Kubernetes SIG project"
     ),
-    printcolumn(name = "Value", type_ = "integer", json_path = ".spec.value"),
-    printcolumn(
-        name = "Description",
-        type_ = "string",
-        json_path = ".spec.description"
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn = r#"{"name": "Value", "type": "integer", "jsonPath": ".spec.value"}"#,
+    printcolumn = r#"{"name": "Description", "type": "string", "jsonPath": ".spec.description"}"#,
+    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct BatchPrioritySpec {

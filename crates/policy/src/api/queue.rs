@@ -23,32 +23,12 @@ use std::collections::BTreeMap;
         "api-approved.kubernetes.io",
         "unapproved, kbatch is not a Kubernetes SIG project"
     ),
-    printcolumn(
-        name = "Priority",
-        type_ = "string",
-        json_path = ".spec.batchPriorityName"
-    ),
-    printcolumn(name = "Budget", type_ = "string", json_path = ".spec.batchBudgetName"),
-    printcolumn(
-        name = "Constraints",
-        type_ = "string",
-        json_path = ".spec.constraintNames"
-    ),
-    printcolumn(
-        name = "Pause-Admission",
-        type_ = "boolean",
-        json_path = ".spec.pauseAdmission"
-    ),
-    printcolumn(
-        name = "Pause-Scheduling",
-        type_ = "boolean",
-        json_path = ".spec.pauseScheduling"
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn = r#"{"name": "Priority", "type": "string", "jsonPath": ".spec.batchPriorityName"}"#,
+    printcolumn = r#"{"name": "Budget", "type": "string", "jsonPath": ".spec.batchBudgetName"}"#,
+    printcolumn = r#"{"name": "Constraints", "type": "string", "jsonPath": ".spec.constraintNames"}"#,
+    printcolumn = r#"{"name": "Pause-Admission", "type": "boolean", "jsonPath": ".spec.pauseAdmission"}"#,
+    printcolumn = r#"{"name": "Pause-Scheduling", "type": "boolean", "jsonPath": ".spec.pauseScheduling"}"#,
+    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct BatchQueueSpec {

@@ -20,12 +20,8 @@ use serde::{Deserialize, Serialize};
         "api-approved.kubernetes.io",
         "unapproved, kbatch is not a Kubernetes SIG project"
     ),
-    printcolumn(name = "User", type_ = "string", json_path = ".spec.userName"),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn = r#"{"name": "User", "type": "string", "jsonPath": ".spec.userName"}"#,
+    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct BatchUserContextSpec {

@@ -1,0 +1,260 @@
+//! Dispatch on endpoint, kind and operation; every rule comes from `kbatch-policy`.
+
+use crate::envelope::{self, RequestEnvelope};
+use crate::objects::decode;
+use crate::reply::{Outcome, Reply, Subject, Verdict, bad_request, respond};
+use crate::{AdmissionConfig, Endpoint};
+use kbatch_policy::api::{
+    BatchBudget, BatchCostModel, BatchJob, BatchJobConstraint, BatchPriority, BatchQueue,
+    BatchUserContext, GROUP, Kind, SUBMITTED_BY_ANNOTATION,
+};
+use kbatch_policy::references::{check_budget_references, check_queue_references, guard_delete};
+use kbatch_policy::security::{default_job_security, validate_job_security};
+use kbatch_policy::snapshot::PolicySet;
+use kbatch_policy::submission::{default_job, validate_job_create};
+use kbatch_policy::validation::{
+    validate_budget, validate_constraint_object, validate_cost_model, validate_job_update,
+    validate_priority, validate_queue, validate_user_context,
+};
+use kbatch_policy::{Reason, Violations};
+use kube::core::admission::Operation;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Answers one AdmissionReview body.
+///
+/// Undecodable reviews get HTTP 400 with the reason; everything else an AdmissionReview
+/// response (HTTP 200) that allows, patches or denies. `dryRun` requests are answered exactly
+/// like real ones: deciding has no side effects.
+pub fn review(policy: &PolicySet, config: &AdmissionConfig, endpoint: Endpoint, body: &[u8]) -> Reply {
+    let envelope = match envelope::decode(body) {
+        Ok(e) => e,
+        Err(reason) => {
+            return Reply {
+                http_status: 400,
+                body: bad_request(&reason),
+                kind: "unknown",
+                operation: "unknown",
+                outcome: Outcome::Invalid,
+                uid: String::new(),
+                namespace: String::new(),
+                name: String::new(),
+            };
+        }
+    };
+    let Some(req) = envelope.request.as_ref() else {
+        // envelope::decode refuses reviews without a request.
+        return Reply {
+            http_status: 400,
+            body: bad_request("the AdmissionReview has no request"),
+            kind: "unknown",
+            operation: "unknown",
+            outcome: Outcome::Invalid,
+            uid: String::new(),
+            namespace: String::new(),
+            name: String::new(),
+        };
+    };
+    let kind = (req.kind.group == GROUP)
+        .then(|| Kind::parse(&req.kind.kind))
+        .flatten();
+    let verdict = match kind {
+        None => Verdict {
+            warnings: vec![format!(
+                "kbatch admission does not handle {}/{}; check the webhook configuration's rules",
+                req.kind.group, req.kind.kind
+            )],
+            ..Verdict::allow()
+        },
+        Some(kind) => match endpoint {
+            Endpoint::Mutate => mutate(policy, req, kind),
+            Endpoint::Validate => validate(policy, config, req, kind),
+        },
+    };
+    let kind_label: &'static str = kind.map_or("unknown", Kind::as_str);
+    let subject = Subject {
+        kind: kind_label,
+        name: &req.name,
+    };
+    let (body, outcome) = respond(&req.uid, &subject, verdict);
+    Reply {
+        http_status: 200,
+        body,
+        kind: kind_label,
+        operation: req.operation_str(),
+        outcome,
+        uid: req.uid.to_string(),
+        namespace: req.namespace.as_deref().unwrap_or("").to_owned(),
+        name: req.name.to_string(),
+    }
+}
+
+/// Decodes the request's new object.
+fn object<T: DeserializeOwned>(req: &RequestEnvelope<'_>) -> Result<T, Violations> {
+    match req.object {
+        Some(raw) => decode(raw, "object"),
+        None => Err(missing("object")),
+    }
+}
+
+/// Decodes the request's stored object.
+fn old_object<T: DeserializeOwned>(req: &RequestEnvelope<'_>) -> Result<T, Violations> {
+    match req.old_object {
+        Some(raw) => decode(raw, "oldObject"),
+        None => Err(missing("oldObject")),
+    }
+}
+
+fn missing(which: &str) -> Violations {
+    let mut v = Violations::new();
+    v.push(which, Reason::Undecodable, format!("the request has no {which}"));
+    v
+}
+
+/// Runs `f`, turning a decoding failure into a denial.
+fn decided(f: impl FnOnce() -> Result<Verdict, Violations>) -> Verdict {
+    f().unwrap_or_else(Verdict::of)
+}
+
+fn mutate(policy: &PolicySet, req: &RequestEnvelope<'_>, kind: Kind) -> Verdict {
+    if req.operation != Operation::Create || req.is_status_update() {
+        return Verdict::allow();
+    }
+    decided(|| match kind {
+        Kind::BatchJob => {
+            let job: BatchJob = object(req)?;
+            patched(&job, |job| {
+                default_job(policy, job);
+                default_job_security(policy, job, req.username());
+                job.metadata
+                    .annotations
+                    .get_or_insert_with(Default::default)
+                    .insert(SUBMITTED_BY_ANNOTATION.to_owned(), req.username().to_owned());
+            })
+        }
+        Kind::BatchBudget => {
+            let budget: BatchBudget = object(req)?;
+            patched(&budget, |b| {
+                if b.spec.budget_start_time.is_none() {
+                    b.spec.budget_start_time = b.metadata.creation_timestamp.clone();
+                }
+            })
+        }
+        _ => Ok(Verdict::allow()),
+    })
+}
+
+/// The JSON Patch that `change` makes to `object`.
+fn patched<T: Serialize + Clone>(object: &T, change: impl FnOnce(&mut T)) -> Result<Verdict, Violations> {
+    let mut after = object.clone();
+    change(&mut after);
+    let (Ok(before), Ok(after)) = (serde_json::to_value(object), serde_json::to_value(&after)) else {
+        let mut v = Violations::new();
+        v.push("", Reason::Undecodable, "the object cannot be re-encoded");
+        return Err(v);
+    };
+    Ok(Verdict {
+        patch: Some(json_patch::diff(&before, &after)),
+        ..Verdict::allow()
+    })
+}
+
+fn validate(policy: &PolicySet, config: &AdmissionConfig, req: &RequestEnvelope<'_>, kind: Kind) -> Verdict {
+    if req.is_status_update() {
+        // The controller owns status; spec rules do not apply to it.
+        return Verdict::allow();
+    }
+    match req.operation {
+        Operation::Delete => Verdict::of(guard_delete(policy, kind, req.namespace.as_deref(), &req.name)),
+        Operation::Connect => Verdict::allow(),
+        Operation::Create | Operation::Update => decided(|| match kind {
+            Kind::BatchJob => validate_job_write(policy, config, req),
+            Kind::BatchQueue => {
+                let queue: BatchQueue = object(req)?;
+                let previous: Option<BatchQueue> = updated(req)?;
+                let mut v = validate_queue(&queue.spec);
+                let (refs, warnings) = check_queue_references(policy, &queue.spec, previous.as_ref().map(|q| &q.spec));
+                v.extend(refs);
+                Ok(Verdict { violations: v, warnings, patch: None })
+            }
+            Kind::BatchBudget => {
+                let budget: BatchBudget = object(req)?;
+                let previous: Option<BatchBudget> = updated(req)?;
+                let mut v = validate_budget(&budget.spec);
+                let (refs, warnings) = check_budget_references(policy, &budget.spec, previous.as_ref().map(|b| &b.spec));
+                v.extend(refs);
+                Ok(Verdict { violations: v, warnings, patch: None })
+            }
+            Kind::BatchPriority => Ok(Verdict::of(validate_priority(&object::<BatchPriority>(req)?.spec))),
+            Kind::BatchJobConstraint => Ok(Verdict::of(validate_constraint_object(
+                &object::<BatchJobConstraint>(req)?.spec,
+            ))),
+            Kind::BatchCostModel => Ok(Verdict::of(validate_cost_model(&object::<BatchCostModel>(req)?.spec))),
+            Kind::BatchUserContext => Ok(Verdict::of(validate_user_context(
+                &object::<BatchUserContext>(req)?.spec,
+            ))),
+        }),
+    }
+}
+
+/// The stored object of an UPDATE; `None` on CREATE.
+fn updated<T: DeserializeOwned>(req: &RequestEnvelope<'_>) -> Result<Option<T>, Violations> {
+    match req.operation {
+        Operation::Update => old_object(req).map(Some),
+        _ => Ok(None),
+    }
+}
+
+fn validate_job_write(policy: &PolicySet, config: &AdmissionConfig, req: &RequestEnvelope<'_>) -> Result<Verdict, Violations> {
+    let job: BatchJob = object(req)?;
+    let user = req.username();
+    let recorded = submitter(&job);
+    let annotation = format!("metadata.annotations[{SUBMITTED_BY_ANNOTATION}]");
+    let mut v = Violations::new();
+    match req.operation {
+        Operation::Create => {
+            v.extend(validate_job_create(policy, &job));
+            v.extend(validate_job_security(policy, &job, user, config.allow_users_without_context));
+            match recorded {
+                _ if user.is_empty() => v.push(annotation, Reason::Forbidden, "the request names no user"),
+                None => v.push(
+                    annotation,
+                    Reason::Forbidden,
+                    "the submitter was not recorded: is kbatch's mutating webhook installed?",
+                ),
+                Some(recorded) if recorded != user => v.push(
+                    annotation,
+                    Reason::Forbidden,
+                    format!("the recorded submitter {recorded:?} is not the requesting user {user:?}"),
+                ),
+                Some(_) => {}
+            }
+        }
+        _ => {
+            let old: BatchJob = old_object(req)?;
+            v.extend(validate_job_update(&old, &job));
+            let terminating = job.spec.user_command.as_deref() == Some("Terminate")
+                && old.spec.user_command.as_deref() != Some("Terminate");
+            let is_admin = req.groups().iter().any(|g| config.admin_groups.contains(g));
+            if terminating && !is_admin && submitter(&old) != Some(user) {
+                v.push(
+                    "spec.userCommand",
+                    Reason::Forbidden,
+                    format!(
+                        "only the job's submitter ({}) or an administrator may terminate it; {user:?} is neither",
+                        submitter(&old).unwrap_or("unrecorded")
+                    ),
+                );
+            }
+        }
+    }
+    Ok(Verdict::of(v))
+}
+
+fn submitter(job: &BatchJob) -> Option<&str> {
+    job.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(SUBMITTED_BY_ANNOTATION))
+        .map(String::as_str)
+}

@@ -1,0 +1,59 @@
+//! # kbatch-admission
+//!
+//! Pure admission decisions: an `AdmissionReview` body in, an `AdmissionReview` reply out.
+//! No I/O: the HTTPS server calls [`review`] with the request body and a snapshot of the
+//! policy objects, and sends back what it returns. Every rule lives in `kbatch-policy`; this
+//! crate only maps requests onto those rules and their answers onto Kubernetes responses.
+//!
+//! ```
+//! use kbatch_admission::{AdmissionConfig, Endpoint, review};
+//! use kbatch_policy::snapshot::PolicySet;
+//!
+//! let reply = review(&PolicySet::new(), &AdmissionConfig::default(), Endpoint::Validate, b"{");
+//! assert_eq!(reply.http_status, 400);
+//! ```
+
+mod decide;
+pub mod envelope;
+mod objects;
+mod reply;
+
+pub use decide::review;
+pub use reply::{Outcome, Reply};
+
+/// Which webhook endpoint was called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /mutate`: defaulting, as a JSON Patch.
+    Mutate,
+    /// `POST /validate`: every check, allowed or denied.
+    Validate,
+}
+
+impl Endpoint {
+    /// `"mutate"` or `"validate"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Mutate => "mutate",
+            Endpoint::Validate => "validate",
+        }
+    }
+}
+
+/// Settings of the decisions that are the cluster operator's to choose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdmissionConfig {
+    /// Groups whose members may terminate anyone's job.
+    pub admin_groups: Vec<String>,
+    /// Whether users without a matching BatchUserContext run unrestricted (default: refused).
+    pub allow_users_without_context: bool,
+}
+
+impl Default for AdmissionConfig {
+    fn default() -> Self {
+        AdmissionConfig {
+            admin_groups: vec!["system:masters".to_owned(), "kbatch:admins".to_owned()],
+            allow_users_without_context: false,
+        }
+    }
+}

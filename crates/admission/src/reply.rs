@@ -1,0 +1,164 @@
+//! Building the AdmissionReview answer.
+
+use json_patch::Patch;
+use kbatch_policy::Violations;
+use kube::core::admission::AdmissionResponse;
+use kube::core::response::{StatusCause, StatusDetails};
+use kube::core::Status;
+
+/// How a request was answered, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Allowed unchanged.
+    Allowed,
+    /// Allowed with a patch.
+    Patched,
+    /// Refused by policy.
+    Denied,
+    /// The review itself could not be read.
+    Invalid,
+}
+
+impl Outcome {
+    /// `"allowed"`, `"patched"`, `"denied"` or `"invalid"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allowed => "allowed",
+            Outcome::Patched => "patched",
+            Outcome::Denied => "denied",
+            Outcome::Invalid => "invalid",
+        }
+    }
+
+    /// Whether the API server is told to admit the object.
+    pub fn is_allowed(self) -> bool {
+        matches!(self, Outcome::Allowed | Outcome::Patched)
+    }
+}
+
+/// The answer to one request body.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// 200 for any decoded AdmissionReview (allowed or denied); 400 for an undecodable one.
+    pub http_status: u16,
+    /// JSON body: an AdmissionReview, or for a 400 a Status with the reason.
+    pub body: Vec<u8>,
+    /// Metric label: the object's kind, or `unknown`.
+    pub kind: &'static str,
+    /// Metric label: CREATE, UPDATE, DELETE, CONNECT or `unknown`.
+    pub operation: &'static str,
+    /// Metric label.
+    pub outcome: Outcome,
+    /// For logs: the request uid.
+    pub uid: String,
+    /// For logs: the object's namespace.
+    pub namespace: String,
+    /// For logs: the object's name.
+    pub name: String,
+}
+
+/// What a decision produced, before serialisation.
+#[derive(Debug, Default)]
+pub(crate) struct Verdict {
+    pub violations: Violations,
+    pub patch: Option<Patch>,
+    pub warnings: Vec<String>,
+}
+
+impl Verdict {
+    pub fn allow() -> Verdict {
+        Verdict::default()
+    }
+
+    /// Allowed when `violations` is empty, denied otherwise.
+    pub fn of(violations: Violations) -> Verdict {
+        Verdict {
+            violations,
+            ..Verdict::default()
+        }
+    }
+}
+
+/// Identifies the object in a denial.
+pub(crate) struct Subject<'a> {
+    pub kind: &'a str,
+    pub name: &'a str,
+}
+
+/// Serialises the verdict as an AdmissionReview response echoing `uid`.
+pub(crate) fn respond(uid: &str, subject: &Subject<'_>, verdict: Verdict) -> (Vec<u8>, Outcome) {
+    // kube-core's response can only be started from a typed AdmissionRequest; we decode
+    // the envelope ourselves (objects raw until their kind is known), so start from the
+    // bare constructor and fill in what `From<&AdmissionRequest>` would.
+    let mut response = AdmissionResponse::invalid("");
+    response.uid = uid.to_owned();
+    response.allowed = true;
+    response.result = Status::success();
+    if !verdict.warnings.is_empty() {
+        response.warnings = Some(verdict.warnings);
+    }
+    let outcome = if !verdict.violations.is_empty() {
+        response.allowed = false;
+        response.result = denial_status(subject, &verdict.violations);
+        Outcome::Denied
+    } else if let Some(patch) = verdict.patch.filter(|p| !p.0.is_empty()) {
+        match response.with_patch(patch) {
+            Ok(patched) => {
+                response = patched;
+                Outcome::Patched
+            }
+            Err(e) => {
+                // Serialising a json_patch::Patch cannot fail (plain strings and values);
+                // refuse rather than admit an undefaulted object if it ever does.
+                let mut denied = AdmissionResponse::invalid(format!("internal error building the patch: {e}"));
+                denied.uid = uid.to_owned();
+                response = denied;
+                Outcome::Denied
+            }
+        }
+    } else {
+        Outcome::Allowed
+    };
+    let body = serde_json::to_vec(&response.into_review()).unwrap_or_else(|_| {
+        // Only strings, numbers and byte arrays are serialised: this cannot fail.
+        br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"","allowed":false}}"#.to_vec()
+    });
+    (body, outcome)
+}
+
+fn denial_status(subject: &Subject<'_>, violations: &Violations) -> Status {
+    let (code, reason) = if violations.all_forbidden() {
+        (403, "Forbidden")
+    } else {
+        (422, "Invalid")
+    };
+    let what = if subject.name.is_empty() {
+        subject.kind.to_owned()
+    } else {
+        format!("{} {:?}", subject.kind, subject.name)
+    };
+    let message = format!("{what} is refused: {violations}");
+    Status::failure(&message, reason)
+        .with_code(code)
+        .with_details(StatusDetails {
+            name: subject.name.to_owned(),
+            group: kbatch_policy::api::GROUP.to_owned(),
+            kind: subject.kind.to_owned(),
+            causes: violations
+                .iter()
+                .map(|v| StatusCause {
+                    reason: v.reason.as_str().to_owned(),
+                    message: v.message.clone(),
+                    field: v.field.clone(),
+                })
+                .collect(),
+            uid: String::new(),
+            retry_after_seconds: 0,
+        })
+}
+
+/// The body of a 400 answer for a review that cannot be read.
+pub(crate) fn bad_request(reason: &str) -> Vec<u8> {
+    let status = Status::failure(reason, "BadRequest").with_code(400);
+    serde_json::to_vec(&status).unwrap_or_else(|_| reason.as_bytes().to_vec())
+}

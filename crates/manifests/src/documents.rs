@@ -1,0 +1,123 @@
+//! One manifest text → typed objects, document by document.
+
+use kbatch_policy::api::{
+    API_VERSION, BatchBudget, BatchCostModel, BatchJob, BatchJobConstraint, BatchPriority,
+    BatchQueue, BatchUserContext, Kind,
+};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// A decoded kbatch object.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // read once per document, never stored in bulk
+pub enum Object {
+    /// A job.
+    BatchJob(BatchJob),
+    /// A queue.
+    BatchQueue(BatchQueue),
+    /// A priority.
+    BatchPriority(BatchPriority),
+    /// A constraint object.
+    BatchJobConstraint(BatchJobConstraint),
+    /// A budget.
+    BatchBudget(BatchBudget),
+    /// A cost model.
+    BatchCostModel(BatchCostModel),
+    /// A user context.
+    BatchUserContext(BatchUserContext),
+}
+
+impl Object {
+    /// The object's kind.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Object::BatchJob(_) => Kind::BatchJob,
+            Object::BatchQueue(_) => Kind::BatchQueue,
+            Object::BatchPriority(_) => Kind::BatchPriority,
+            Object::BatchJobConstraint(_) => Kind::BatchJobConstraint,
+            Object::BatchBudget(_) => Kind::BatchBudget,
+            Object::BatchCostModel(_) => Kind::BatchCostModel,
+            Object::BatchUserContext(_) => Kind::BatchUserContext,
+        }
+    }
+}
+
+/// Why one document is not a usable kbatch object.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DocumentError {
+    /// The document is some other Kubernetes kind (or has no kind); callers usually skip it.
+    #[error("not a kbatch object (apiVersion {api_version:?}, kind {kind:?})")]
+    NotKbatch {
+        /// The document's apiVersion.
+        api_version: String,
+        /// The document's kind.
+        kind: String,
+    },
+    /// A kbatch kind whose content does not decode.
+    #[error("{kind} does not decode at {path}: {message}")]
+    Undecodable {
+        /// The kind it claims to be.
+        kind: Kind,
+        /// Field path of the error (`.` for the whole object).
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// One document of a manifest file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// Where it came from, as given by the caller.
+    pub source: String,
+    /// 1-based position among the file's non-empty documents.
+    pub index: usize,
+    /// The object, or why it is not one.
+    pub object: Result<Object, DocumentError>,
+}
+
+/// Splits a YAML (or JSON) text into documents and decodes each.
+///
+/// The outer `Err` is a syntax error that makes the whole text unreadable.
+pub fn parse_documents(source: &str, text: &str) -> Result<Vec<Document>, String> {
+    let values: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| e.to_string())?;
+    Ok(values
+        .into_iter()
+        .filter(|v| !v.is_null())
+        .enumerate()
+        .map(|(i, value)| Document {
+            source: source.to_owned(),
+            index: i + 1,
+            object: decode(value),
+        })
+        .collect())
+}
+
+fn decode(value: Value) -> Result<Object, DocumentError> {
+    let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_owned();
+    let kind_name = value.get("kind").and_then(Value::as_str).unwrap_or("").to_owned();
+    let kind = (api_version == API_VERSION)
+        .then(|| Kind::parse(&kind_name))
+        .flatten()
+        .ok_or(DocumentError::NotKbatch {
+            api_version,
+            kind: kind_name,
+        })?;
+    Ok(match kind {
+        Kind::BatchJob => Object::BatchJob(typed(kind, value)?),
+        Kind::BatchQueue => Object::BatchQueue(typed(kind, value)?),
+        Kind::BatchPriority => Object::BatchPriority(typed(kind, value)?),
+        Kind::BatchJobConstraint => Object::BatchJobConstraint(typed(kind, value)?),
+        Kind::BatchBudget => Object::BatchBudget(typed(kind, value)?),
+        Kind::BatchCostModel => Object::BatchCostModel(typed(kind, value)?),
+        Kind::BatchUserContext => Object::BatchUserContext(typed(kind, value)?),
+    })
+}
+
+fn typed<T: DeserializeOwned>(kind: Kind, value: Value) -> Result<T, DocumentError> {
+    serde_path_to_error::deserialize(value).map_err(|e| DocumentError::Undecodable {
+        kind,
+        path: e.path().to_string(),
+        message: e.inner().to_string(),
+    })
+}

@@ -1,0 +1,238 @@
+//! Checking every pod template of a job against the user's security policy.
+
+use super::containers::{ContainerView, containers};
+use crate::api::{BatchJob, IdRange, IdRule, SecurityPolicySpec};
+use crate::violation::{Reason, Violations};
+use k8s_openapi::api::core::v1::{PodSecurityContext, PodSpec, Volume};
+
+/// Every way the job's pod templates break `policy` (the spec of user context `context`),
+/// naming the task group, the container and the field.
+pub fn validate_pod_security(context: &str, policy: &SecurityPolicySpec, job: &BatchJob) -> Violations {
+    let mut v = Violations::new();
+    for (i, group) in job.spec.task_groups.iter().enumerate() {
+        let Some(pod) = group.template.spec.as_ref() else {
+            continue;
+        };
+        let at = format!("spec.taskGroups[{i}].template.spec");
+        let mut check = Check {
+            context,
+            group: &group.name,
+            at: &at,
+            v: &mut v,
+        };
+        check.pod(policy, pod);
+        for c in containers(pod) {
+            check.container(policy, pod.security_context.as_ref(), &c);
+        }
+    }
+    v
+}
+
+struct Check<'a> {
+    context: &'a str,
+    group: &'a str,
+    at: &'a str,
+    v: &'a mut Violations,
+}
+
+fn in_ranges(id: i64, ranges: &[IdRange]) -> bool {
+    ranges.iter().any(|r| (r.min..=r.max).contains(&id))
+}
+
+fn ranges_text(ranges: &[IdRange]) -> String {
+    ranges
+        .iter()
+        .map(|r| format!("{}-{}", r.min, r.max))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Check<'_> {
+    fn refuse(&mut self, field: String, message: String) {
+        let message = format!(
+            "task group {:?}: {message} (BatchUserContext {:?})",
+            self.group, self.context
+        );
+        self.v.push(field, Reason::Forbidden, message);
+    }
+
+    fn pod(&mut self, policy: &SecurityPolicySpec, pod: &PodSpec) {
+        for (field, set, allowed) in [
+            ("hostNetwork", pod.host_network, policy.host_network),
+            ("hostIPC", pod.host_ipc, policy.host_ipc),
+            ("hostPID", pod.host_pid, policy.host_pid),
+        ] {
+            if set == Some(true) && allowed != Some(true) {
+                self.refuse(format!("{}.{field}", self.at), format!("{field} is not allowed"));
+            }
+        }
+        if !policy.volumes.iter().any(|v| v == "*") {
+            for (j, volume) in pod.volumes.iter().flatten().enumerate() {
+                let kind = volume_type(volume);
+                if !policy.volumes.contains(&kind) {
+                    self.refuse(
+                        format!("{}.volumes[{j}]", self.at),
+                        format!(
+                            "volume {:?} is of type {kind}, which is not allowed (allowed: {})",
+                            volume.name,
+                            if policy.volumes.is_empty() { "none".to_owned() } else { policy.volumes.join(", ") }
+                        ),
+                    );
+                }
+            }
+        }
+        let sc = pod.security_context.as_ref();
+        let fs_group = sc.and_then(|s| s.fs_group);
+        self.pod_group("fsGroup", policy.fs_group.as_ref(), fs_group.into_iter().collect(), fs_group.is_none());
+        let supplemental = sc.and_then(|s| s.supplemental_groups.clone()).unwrap_or_default();
+        let none = supplemental.is_empty();
+        self.pod_group("supplementalGroups", policy.supplemental_groups.as_ref(), supplemental, none);
+    }
+
+    fn pod_group(&mut self, field: &str, rule: Option<&IdRule>, ids: Vec<i64>, unset: bool) {
+        let Some(rule) = rule else { return };
+        let path = format!("{}.securityContext.{field}", self.at);
+        match rule.rule.as_str() {
+            "MustRunAs" if unset => {
+                self.refuse(path, format!("{field} must be set within {}", ranges_text(&rule.ranges)))
+            }
+            "MustRunAs" | "MayRunAs" => {
+                for id in ids.into_iter().filter(|id| !in_ranges(*id, &rule.ranges)) {
+                    self.refuse(
+                        path.clone(),
+                        format!("{field} {id} is outside the allowed ranges {}", ranges_text(&rule.ranges)),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn container(&mut self, policy: &SecurityPolicySpec, pod_sc: Option<&PodSecurityContext>, c: &ContainerView<'_>) {
+        let at = format!("{}.{}", self.at, c.path);
+        let who = format!("container {:?}", c.name);
+        let sc = c.security;
+        if sc.and_then(|s| s.privileged) == Some(true) && policy.privileged != Some(true) {
+            self.refuse(format!("{at}.securityContext.privileged"), format!("{who} may not run privileged"));
+        }
+        if policy.allow_privilege_escalation == Some(false) && sc.and_then(|s| s.allow_privilege_escalation) != Some(false) {
+            self.refuse(
+                format!("{at}.securityContext.allowPrivilegeEscalation"),
+                format!("{who} must set allowPrivilegeEscalation: false"),
+            );
+        }
+        if policy.read_only_root_filesystem == Some(true) && sc.and_then(|s| s.read_only_root_filesystem) != Some(true) {
+            self.refuse(
+                format!("{at}.securityContext.readOnlyRootFilesystem"),
+                format!("{who} must set readOnlyRootFilesystem: true"),
+            );
+        }
+        self.capabilities(policy, sc, &at, &who);
+        for (k, port) in c.ports.iter().enumerate() {
+            let Some(host_port) = port.host_port.filter(|p| *p != 0) else { continue };
+            if !policy.host_ports.iter().any(|r| (r.min..=r.max).contains(&host_port)) {
+                self.refuse(format!("{at}.ports[{k}].hostPort"), format!("{who} may not use host port {host_port}"));
+            }
+        }
+        // Container settings override the pod's.
+        let run_as_user = sc.and_then(|s| s.run_as_user).or(pod_sc.and_then(|s| s.run_as_user));
+        let run_as_group = sc.and_then(|s| s.run_as_group).or(pod_sc.and_then(|s| s.run_as_group));
+        let non_root = sc.and_then(|s| s.run_as_non_root).or(pod_sc.and_then(|s| s.run_as_non_root));
+        if let Some(rule) = &policy.run_as_user {
+            let field = format!("{at}.securityContext.runAsUser");
+            match (rule.rule.as_str(), run_as_user) {
+                ("MustRunAs", None) => self.refuse(field, format!("{who} must run as a user within {}", ranges_text(&rule.ranges))),
+                ("MustRunAs", Some(uid)) if !in_ranges(uid, &rule.ranges) => self.refuse(
+                    field,
+                    format!("{who} runs as user {uid}, outside the allowed ranges {}", ranges_text(&rule.ranges)),
+                ),
+                ("MustRunAsNonRoot", Some(0)) => self.refuse(field, format!("{who} may not run as root (user 0)")),
+                ("MustRunAsNonRoot", None) if non_root != Some(true) => self.refuse(
+                    format!("{at}.securityContext.runAsNonRoot"),
+                    format!("{who} must set runAsNonRoot: true or a non-zero runAsUser"),
+                ),
+                _ => {}
+            }
+        }
+        if let Some(rule) = &policy.run_as_group {
+            let field = format!("{at}.securityContext.runAsGroup");
+            match (rule.rule.as_str(), run_as_group) {
+                ("MustRunAs", None) => self.refuse(field, format!("{who} must run as a group within {}", ranges_text(&rule.ranges))),
+                ("MustRunAs" | "MayRunAs", Some(gid)) if !in_ranges(gid, &rule.ranges) => self.refuse(
+                    field,
+                    format!("{who} runs as group {gid}, outside the allowed ranges {}", ranges_text(&rule.ranges)),
+                ),
+                _ => {}
+            }
+        }
+        if let Some(required) = policy
+            .se_linux
+            .as_ref()
+            .filter(|s| s.rule == "MustRunAs")
+            .and_then(|s| s.se_linux_options.as_ref())
+        {
+            let actual = sc
+                .and_then(|s| s.se_linux_options.as_ref())
+                .or(pod_sc.and_then(|s| s.se_linux_options.as_ref()));
+            let matches = |want: &Option<String>, got: Option<&Option<String>>| {
+                want.is_none() || got.is_some_and(|g| g == want)
+            };
+            let ok = actual.is_some_and(|a| {
+                matches(&required.level, Some(&a.level))
+                    && matches(&required.role, Some(&a.role))
+                    && matches(&required.type_, Some(&a.type_))
+                    && matches(&required.user, Some(&a.user))
+            });
+            if !ok {
+                self.refuse(
+                    format!("{at}.securityContext.seLinuxOptions"),
+                    format!("{who} must use the SELinux options the policy requires"),
+                );
+            }
+        }
+    }
+
+    fn capabilities(
+        &mut self,
+        policy: &SecurityPolicySpec,
+        sc: Option<&k8s_openapi::api::core::v1::SecurityContext>,
+        at: &str,
+        who: &str,
+    ) {
+        let caps = sc.and_then(|s| s.capabilities.as_ref());
+        let dropped = caps.and_then(|c| c.drop.as_deref()).unwrap_or(&[]);
+        let drops_all = dropped.iter().any(|d| d == "ALL");
+        for cap in &policy.required_drop_capabilities {
+            if !drops_all && !dropped.contains(cap) {
+                self.refuse(
+                    format!("{at}.securityContext.capabilities.drop"),
+                    format!("{who} must drop capability {cap}"),
+                );
+            }
+        }
+        let may_add = |cap: &String| {
+            policy.allowed_capabilities.iter().any(|a| a == "*" || a == cap)
+                || policy.default_add_capabilities.contains(cap)
+        };
+        for (k, cap) in caps.and_then(|c| c.add.as_deref()).unwrap_or(&[]).iter().enumerate() {
+            if !may_add(cap) {
+                self.refuse(
+                    format!("{at}.securityContext.capabilities.add[{k}]"),
+                    format!("{who} may not add capability {cap}"),
+                );
+            }
+        }
+    }
+}
+
+/// The PodSecurityPolicy volume type of a volume: the name of its one source field.
+fn volume_type(volume: &Volume) -> String {
+    // Volume has ~30 optional source fields; its JSON form names the one that is set.
+    serde_json::to_value(volume)
+        .ok()
+        .and_then(|v| {
+            v.as_object()
+                .and_then(|o| o.keys().find(|k| *k != "name").cloned())
+        })
+        .unwrap_or_else(|| "emptyDir".to_owned())
+}

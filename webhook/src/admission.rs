@@ -1,0 +1,305 @@
+//! The HTTPS routes `POST /mutate` and `POST /validate`: read the body, ask the reviewer,
+//! answer, count, trace.
+//!
+//! Each request gets an `admission` span with `endpoint`, `uid`, `kind`, `namespace`,
+//! `object_name` (not `name`, which JSON logs use for the span's own name), `operation`,
+//! `outcome`, `allowed` and `latency_us`; its closing event is `info` for denials and errors,
+//! `debug` for admissions.
+//!
+//! Answers the server gives itself (the reviewer never saw the request, or failed):
+//! 413 body over the limit, 408 body not received within the request timeout, 503 no review
+//! slot free within it, 500 the reviewer panicked or gave an impossible status. They are
+//! counted with kind and operation `unknown` and outcome `invalid` (the client's fault) or
+//! `error` (ours).
+
+use crate::metrics::{Metrics, RequestLabels};
+use crate::review::{Endpoint, Reply, Reviewer};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use bytes::Bytes;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use std::borrow::Cow;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::time::{Instant, timeout_at};
+use tracing::field::Empty;
+use tracing::{Instrument, Span, debug, error, info, info_span};
+
+/// What the admission routes share.
+#[derive(Clone)]
+pub(crate) struct AdmissionState {
+    pub reviewer: Arc<dyn Reviewer>,
+    pub metrics: Arc<Metrics>,
+    /// One permit per request being read or reviewed.
+    pub limiter: Arc<Semaphore>,
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+}
+
+impl std::fmt::Debug for AdmissionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdmissionState")
+            .field("body_limit", &self.body_limit)
+            .field("request_timeout", &self.request_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `POST /mutate` and `POST /validate`; other methods get 405, other paths 404. Query strings
+/// (the API server's `?timeout=10s`) are ignored.
+pub(crate) fn router(state: AdmissionState) -> Router {
+    Router::new()
+        .route("/mutate", post(mutate))
+        .route("/validate", post(validate))
+        .with_state(state)
+}
+
+async fn mutate(State(state): State<AdmissionState>, request: Request) -> Response {
+    admit(&state, Endpoint::Mutate, request).await
+}
+
+async fn validate(State(state): State<AdmissionState>, request: Request) -> Response {
+    admit(&state, Endpoint::Validate, request).await
+}
+
+/// Why the server answered itself.
+#[derive(Debug)]
+enum Failure {
+    TooLarge,
+    BodyTimeout,
+    BodyError(String),
+    Overloaded,
+    Panicked,
+    BadStatus(u16),
+}
+
+async fn admit(state: &AdmissionState, endpoint: Endpoint, request: Request) -> Response {
+    let started = Instant::now();
+    // An absurd timeout (`Duration::MAX`) must not overflow: a year is forever here.
+    let deadline = started
+        .checked_add(state.request_timeout)
+        .unwrap_or(started + Duration::from_secs(365 * 24 * 3600));
+    let span = info_span!(
+        "admission",
+        endpoint = endpoint.as_str(),
+        uid = Empty,
+        kind = Empty,
+        namespace = Empty,
+        object_name = Empty,
+        operation = Empty,
+        outcome = Empty,
+        allowed = Empty,
+        latency_us = Empty
+    );
+    let _in_flight = state.metrics.request_in_flight();
+    let work = async {
+        if declared_length(&request).is_some_and(|length| length > state.body_limit as u64) {
+            return Err(Failure::TooLarge);
+        }
+        let _permit = match timeout_at(deadline, state.limiter.acquire()).await {
+            Ok(Ok(permit)) => permit,
+            // The semaphore is never closed; a timeout means every slot stayed busy.
+            Ok(Err(_)) | Err(_) => return Err(Failure::Overloaded),
+        };
+        let body = read_body(request.into_body(), state.body_limit, deadline).await?;
+        call_reviewer(state.reviewer.as_ref(), endpoint, &body)
+    };
+    let result = work.instrument(span.clone()).await;
+    finish(&state.metrics, endpoint, &span, started, result)
+}
+
+fn declared_length(request: &Request) -> Option<u64> {
+    let value = request.headers().get(header::CONTENT_LENGTH)?;
+    value.to_str().ok()?.parse().ok()
+}
+
+async fn read_body(body: Body, limit: usize, deadline: Instant) -> Result<Bytes, Failure> {
+    match timeout_at(deadline, Limited::new(body, limit).collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(Failure::TooLarge),
+        Ok(Err(e)) => Err(Failure::BodyError(e.to_string())),
+        Err(_) => Err(Failure::BodyTimeout),
+    }
+}
+
+/// Calls the reviewer inline, turning a panic into [`Failure::Panicked`].
+fn call_reviewer(
+    reviewer: &dyn Reviewer,
+    endpoint: Endpoint,
+    body: &[u8],
+) -> Result<Reply, Failure> {
+    // The reviewer is pure: a panic leaves no state behind that later calls could see broken.
+    match catch_unwind(AssertUnwindSafe(|| reviewer.review(endpoint, body))) {
+        Ok(reply) => Ok(reply),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string panic payload".to_owned());
+            error!(panic = %message, "the reviewer panicked; answering 500");
+            Err(Failure::Panicked)
+        }
+    }
+}
+
+/// Builds the response, counts it and closes the span.
+fn finish(
+    metrics: &Metrics,
+    endpoint: Endpoint,
+    span: &Span,
+    started: Instant,
+    result: Result<Reply, Failure>,
+) -> Response {
+    let result = result.and_then(|reply| match StatusCode::from_u16(reply.http_status) {
+        Ok(status) => Ok((status, reply)),
+        Err(_) => Err(Failure::BadStatus(reply.http_status)),
+    });
+    let (response, labels, allowed) = match result {
+        Ok((status, reply)) => {
+            span.record("uid", sanitize(&reply.uid).as_ref());
+            span.record("namespace", sanitize(&reply.namespace).as_ref());
+            span.record("object_name", sanitize(&reply.name).as_ref());
+            let labels = RequestLabels {
+                endpoint: endpoint.as_str(),
+                kind: reply.kind,
+                operation: reply.operation,
+                outcome: reply.outcome.as_str(),
+            };
+            let content_type = content_type(&reply.body);
+            let response = (status, [(header::CONTENT_TYPE, content_type)], reply.body);
+            (response.into_response(), labels, reply.outcome.is_allowed())
+        }
+        Err(failure) => {
+            let (status, outcome, message) = failure.answer();
+            let labels = RequestLabels {
+                endpoint: endpoint.as_str(),
+                kind: "unknown",
+                operation: "unknown",
+                outcome,
+            };
+            (plain(status, message), labels, false)
+        }
+    };
+    let elapsed = started.elapsed();
+    span.record("kind", labels.kind);
+    span.record("operation", labels.operation);
+    span.record("outcome", labels.outcome);
+    span.record("allowed", allowed);
+    span.record(
+        "latency_us",
+        u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+    );
+    span.in_scope(|| match labels.outcome {
+        "allowed" | "patched" => debug!("admission request answered"),
+        _ => info!("admission request answered"),
+    });
+    metrics.observe_request(labels, elapsed);
+    response
+}
+
+impl Failure {
+    /// Status, outcome label and message of the server's own answer.
+    fn answer(self) -> (StatusCode, &'static str, Cow<'static, str>) {
+        match self {
+            Failure::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid",
+                "request body too large".into(),
+            ),
+            Failure::BodyTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "invalid",
+                "request body not received in time".into(),
+            ),
+            Failure::BodyError(e) => (
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!("reading the request body: {e}").into(),
+            ),
+            Failure::Overloaded => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "error",
+                "too many requests in flight".into(),
+            ),
+            Failure::Panicked => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "error",
+                "internal error".into(),
+            ),
+            Failure::BadStatus(code) => {
+                error!(
+                    code,
+                    "the reviewer answered an invalid HTTP status; answering 500"
+                );
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "error",
+                    "internal error".into(),
+                )
+            }
+        }
+    }
+}
+
+fn plain(status: StatusCode, message: Cow<'static, str>) -> Response {
+    let content_type = HeaderValue::from_static("text/plain; charset=utf-8");
+    let mut body = message.into_owned();
+    body.push('\n');
+    (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// `application/json` unless the body plainly is not JSON (a reviewer's plain-text 400 reason).
+fn content_type(body: &[u8]) -> HeaderValue {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    match first {
+        Some(b'{' | b'[' | b'"') | None => HeaderValue::from_static("application/json"),
+        Some(_) => HeaderValue::from_static("text/plain; charset=utf-8"),
+    }
+}
+
+/// A request-controlled string made safe for a log line: at most 253 characters (the longest
+/// Kubernetes name), control characters replaced.
+fn sanitize(value: &str) -> Cow<'_, str> {
+    const MAX_CHARS: usize = 253;
+    if value.len() <= MAX_CHARS && !value.chars().any(char::is_control) {
+        return Cow::Borrowed(value);
+    }
+    let mut clean: String = value
+        .chars()
+        .take(MAX_CHARS)
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
+    if value.chars().nth(MAX_CHARS).is_some() {
+        clean.push('…');
+    }
+    Cow::Owned(clean)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_bounds_and_cleans() {
+        assert_eq!(sanitize("job-1"), "job-1");
+        assert_eq!(sanitize("a\nb\u{1b}[31m"), "a\u{fffd}b\u{fffd}[31m");
+        let long = "x".repeat(1000);
+        let clean = sanitize(&long);
+        assert_eq!(clean.chars().count(), 254);
+        assert!(clean.ends_with('…'));
+    }
+
+    #[test]
+    fn content_type_sniffs_plain_text() {
+        assert_eq!(content_type(b" {\"a\":1}"), "application/json");
+        assert_eq!(content_type(b""), "application/json");
+        assert_eq!(content_type(b"bad request"), "text/plain; charset=utf-8");
+    }
+}

@@ -1,0 +1,108 @@
+//! The `kbatch` command line.
+
+mod certs;
+pub mod check;
+pub mod crds;
+mod kube_store;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// kbatch: batch queueing for Kubernetes, checked at admission.
+#[derive(Debug, Parser)]
+#[command(name = "kbatch", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTPS admission webhook (POST /mutate, POST /validate).
+    #[command(after_help = "Examples:\n  \
+        kbatch serve --policy manifests/examples --tls-cert certs/tls.crt --tls-key certs/tls.key\n  \
+        kbatch serve --kube --addr 0.0.0.0:8443 --probe-addr 0.0.0.0:8080 --log-format json")]
+    Serve(serve::ServeArgs),
+    /// Apply the webhook's defaulting and validation to BatchJobs in YAML files, offline.
+    ///
+    /// Prints one line per refused job (`PATH[:DOC]: <name>: <reasons>`); exits 0 when every job
+    /// is accepted, 1 when any is refused, 2 when the input cannot be read.
+    #[command(after_help = "Examples:\n  \
+        kbatch check --policy manifests/examples my-job.yaml\n  \
+        kbatch check --policy manifests/examples jobs/ -o yaml\n  \
+        kbatch check --policy manifests/examples --user alice my-job.yaml")]
+    Check(CheckArgs),
+    /// Generate a development CA and a serving certificate (ECDSA P-256) for the webhook.
+    ///
+    /// Writes ca.crt, tls.crt and tls.key to --out and prints the base64 CA bundle for the
+    /// webhook configurations' caBundle.
+    #[command(after_help = "Example:\n  kbatch certs --out certs --host localhost --host 127.0.0.1")]
+    Certs(certs::CertsArgs),
+    /// Print every CustomResourceDefinition (apiextensions.k8s.io/v1), generated from the types.
+    #[command(after_help = "Example:\n  kbatch crds | kubectl apply -f -")]
+    Crds,
+}
+
+/// Arguments of `kbatch check`.
+#[derive(Debug, clap::Args)]
+struct CheckArgs {
+    /// Directory (or file) holding the policy objects: queues, constraints, priorities…
+    #[arg(long, value_name = "DIR")]
+    policy: PathBuf,
+    /// Output format: `yaml` prints the defaulted accepted jobs.
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", value_parser = ["yaml"])]
+    output: Option<String>,
+    /// Check as this Kubernetes user: their BatchUserContext in the job's namespace defaults
+    /// and checks the pod templates, as the webhook does for the requesting user.
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
+    /// With --user: let a user without a BatchUserContext through (the webhook's
+    /// --allow-users-without-context).
+    #[arg(long, requires = "user")]
+    allow_users_without_context: bool,
+    /// Files or directories of BatchJobs (multi-document YAML; directories are recursed).
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+}
+
+impl Cli {
+    /// Runs the chosen command and returns the process exit code.
+    pub fn run(self) -> ExitCode {
+        match self.command {
+            Command::Serve(args) => report(serve::run(args)),
+            Command::Check(args) => {
+                let options = check::CheckOptions {
+                    policy: args.policy,
+                    paths: args.paths,
+                    yaml: args.output.is_some(),
+                    user: args.user,
+                    allow_users_without_context: args.allow_users_without_context,
+                };
+                let stdout = std::io::stdout();
+                let stderr = std::io::stderr();
+                match check::run(&options, &mut stdout.lock(), &mut stderr.lock()) {
+                    Ok(check::CheckOutcome::Accepted) => ExitCode::SUCCESS,
+                    Ok(check::CheckOutcome::Refused) => ExitCode::from(1),
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        ExitCode::from(2)
+                    }
+                }
+            }
+            Command::Certs(args) => report(certs::run(args)),
+            Command::Crds => report(crds::render().map(|yaml| print!("{yaml}"))),
+        }
+    }
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
