@@ -11,23 +11,40 @@
 //! - [`submission`]: defaulting then validating a BatchJob against its queue.
 //! - [`validation`]: the shape of every kind, and what may change on update.
 //! - [`references`]: deletion guards and references to objects being deleted.
+//! - [`security`]: BatchUserContext pod security rules, defaulted and enforced.
 //! - [`snapshot`]: the in-memory view of the policy objects the decisions read.
 //!
+//! ```
+//! use kbatch_policy::api::{BatchJob, BatchQueue};
+//! use kbatch_policy::snapshot::PolicySet;
+//! use kbatch_policy::submission::submit_job;
 //!
+//! let policy = PolicySet::new(); // no queues: every job is refused, with the reason
+//! let job: BatchJob = serde_json::from_value(serde_json::json!({
+//!     "apiVersion": "kbatch.k8s.io/v1beta1", "kind": "BatchJob",
+//!     "metadata": {"name": "pi", "namespace": "team-a"},
+//!     "spec": {"batchQueueName": "default", "taskGroups": [{
+//!         "name": "main", "maxWallTime": "5m",
+//!         "template": {"spec": {"containers": [{"name": "pi", "image": "perl"}]}}
+//!     }]}
+//! })).unwrap();
+//! let refused = submit_job(&policy, &job).unwrap_err();
+//! assert_eq!(refused.as_slice()[0].field, "spec.batchQueueName");
+//! ```
 
 pub mod api;
-// WIP pub mod constraint;
-// WIP pub mod dependency;
+pub mod constraint;
+pub mod dependency;
 pub mod duration;
-// WIP mod job_values;
-// WIP pub mod names;
+mod job_values;
+pub mod names;
 pub mod quantity;
-// WIP pub mod references;
-// WIP pub mod resources;
-// WIP pub mod security;
-// WIP pub mod snapshot;
-// WIP pub mod submission;
-// WIP pub mod validation;
-// WIP pub mod violation;
+pub mod references;
+pub mod resources;
+pub mod security;
+pub mod snapshot;
+pub mod submission;
+pub mod validation;
+pub mod violation;
 
-// WIP pub use violation::{Reason, Violation, Violations};
+pub use violation::{Reason, Violation, Violations};
