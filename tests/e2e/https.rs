@@ -1,8 +1,8 @@
 //! Routing, protocols, TLS trust, and the server's own error answers.
 
-use kbatch_e2e::{self as common, Chunks, Echo, H1, H2, client_config, connect};
 use http::{Method, StatusCode};
 use http_body_util::{BodyExt, Empty};
+use kbatch_e2e::{self as common, Chunks, Echo, H1, H2, client_config, connect};
 use rustls::HandshakeKind;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

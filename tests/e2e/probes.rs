@@ -1,7 +1,7 @@
 //! The plain-HTTP probe server.
 
-use kbatch_e2e::{self as common, Echo, H1, client_config, connect, probe};
 use http::StatusCode;
+use kbatch_e2e::{self as common, Echo, H1, client_config, connect, probe};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;

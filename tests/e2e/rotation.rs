@@ -1,7 +1,7 @@
 //! Certificate rotation under load: no request fails, new handshakes get the new certificate.
 
-use kbatch_e2e::{self as common, Echo, H1, H2, client_config, connect};
 use http::StatusCode;
+use kbatch_e2e::{self as common, Echo, H1, H2, client_config, connect};
 use kbatch_webhook::{KeyKind, generate_dev_certs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

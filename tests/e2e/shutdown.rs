@@ -1,9 +1,9 @@
 //! Graceful shutdown: in-flight requests finish, then the server returns.
 
-use kbatch_e2e::{self as common, Echo, Gated, H1, H2, client_config, connect, probe};
 use bytes::Bytes;
 use http::{Method, StatusCode};
 use http_body_util::BodyExt;
+use kbatch_e2e::{self as common, Echo, Gated, H1, H2, client_config, connect, probe};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

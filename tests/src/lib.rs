@@ -2,7 +2,11 @@
 //! HTTP/2), a plain-HTTP probe client, and an echoing reviewer.
 
 // Test plumbing (connections, bodies, temp dirs) that nothing ever prints.
-#![allow(missing_debug_implementations, clippy::expect_used, clippy::unwrap_used)]
+#![allow(
+    missing_debug_implementations,
+    clippy::expect_used,
+    clippy::unwrap_used
+)]
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode, header};

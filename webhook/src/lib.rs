@@ -20,6 +20,7 @@
 
 mod admission;
 pub mod certs;
+pub mod cli;
 mod config;
 mod metrics;
 mod policy_reviewer;

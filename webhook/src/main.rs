@@ -1,10 +1,8 @@
-//! `kbatch`: the admission webhook, offline checks, certificates and CRDs.
-
-mod cli;
+//! `kbatch`: the admission webhook, offline checks, certificates, CRDs and `ksub`.
 
 use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    cli::Cli::parse().run()
+    kbatch_webhook::cli::Cli::parse().run()
 }

@@ -26,7 +26,12 @@ use serde::de::DeserializeOwned;
 /// Undecodable reviews get HTTP 400 with the reason; everything else an AdmissionReview
 /// response (HTTP 200) that allows, patches or denies. `dryRun` requests are answered exactly
 /// like real ones: deciding has no side effects.
-pub fn review(policy: &PolicySet, config: &AdmissionConfig, endpoint: Endpoint, body: &[u8]) -> Reply {
+pub fn review(
+    policy: &PolicySet,
+    config: &AdmissionConfig,
+    endpoint: Endpoint,
+    body: &[u8],
+) -> Reply {
     let envelope = match envelope::decode(body) {
         Ok(e) => e,
         Err(reason) => {
@@ -107,7 +112,11 @@ fn old_object<T: DeserializeOwned>(req: &RequestEnvelope<'_>) -> Result<T, Viola
 
 fn missing(which: &str) -> Violations {
     let mut v = Violations::new();
-    v.push(which, Reason::Undecodable, format!("the request has no {which}"));
+    v.push(
+        which,
+        Reason::Undecodable,
+        format!("the request has no {which}"),
+    );
     v
 }
 
@@ -129,7 +138,10 @@ fn mutate(policy: &PolicySet, req: &RequestEnvelope<'_>, kind: Kind) -> Verdict 
                 job.metadata
                     .annotations
                     .get_or_insert_with(Default::default)
-                    .insert(SUBMITTED_BY_ANNOTATION.to_owned(), req.username().to_owned());
+                    .insert(
+                        SUBMITTED_BY_ANNOTATION.to_owned(),
+                        req.username().to_owned(),
+                    );
             })
         }
         Kind::BatchBudget => {
@@ -145,10 +157,14 @@ fn mutate(policy: &PolicySet, req: &RequestEnvelope<'_>, kind: Kind) -> Verdict 
 }
 
 /// The JSON Patch that `change` makes to `object`.
-fn patched<T: Serialize + Clone>(object: &T, change: impl FnOnce(&mut T)) -> Result<Verdict, Violations> {
+fn patched<T: Serialize + Clone>(
+    object: &T,
+    change: impl FnOnce(&mut T),
+) -> Result<Verdict, Violations> {
     let mut after = object.clone();
     change(&mut after);
-    let (Ok(before), Ok(after)) = (serde_json::to_value(object), serde_json::to_value(&after)) else {
+    let (Ok(before), Ok(after)) = (serde_json::to_value(object), serde_json::to_value(&after))
+    else {
         let mut v = Violations::new();
         v.push("", Reason::Undecodable, "the object cannot be re-encoded");
         return Err(v);
@@ -159,13 +175,23 @@ fn patched<T: Serialize + Clone>(object: &T, change: impl FnOnce(&mut T)) -> Res
     })
 }
 
-fn validate(policy: &PolicySet, config: &AdmissionConfig, req: &RequestEnvelope<'_>, kind: Kind) -> Verdict {
+fn validate(
+    policy: &PolicySet,
+    config: &AdmissionConfig,
+    req: &RequestEnvelope<'_>,
+    kind: Kind,
+) -> Verdict {
     if req.is_status_update() {
         // The controller owns status; spec rules do not apply to it.
         return Verdict::allow();
     }
     match req.operation {
-        Operation::Delete => Verdict::of(guard_delete(policy, kind, req.namespace.as_deref(), &req.name)),
+        Operation::Delete => Verdict::of(guard_delete(
+            policy,
+            kind,
+            req.namespace.as_deref(),
+            &req.name,
+        )),
         Operation::Connect => Verdict::allow(),
         Operation::Create | Operation::Update => decided(|| match kind {
             Kind::BatchJob => validate_job_write(policy, config, req),
@@ -173,23 +199,40 @@ fn validate(policy: &PolicySet, config: &AdmissionConfig, req: &RequestEnvelope<
                 let queue: BatchQueue = object(req)?;
                 let previous: Option<BatchQueue> = updated(req)?;
                 let mut v = validate_queue(&queue.spec);
-                let (refs, warnings) = check_queue_references(policy, &queue.spec, previous.as_ref().map(|q| &q.spec));
+                let (refs, warnings) =
+                    check_queue_references(policy, &queue.spec, previous.as_ref().map(|q| &q.spec));
                 v.extend(refs);
-                Ok(Verdict { violations: v, warnings, patch: None })
+                Ok(Verdict {
+                    violations: v,
+                    warnings,
+                    patch: None,
+                })
             }
             Kind::BatchBudget => {
                 let budget: BatchBudget = object(req)?;
                 let previous: Option<BatchBudget> = updated(req)?;
                 let mut v = validate_budget(&budget.spec);
-                let (refs, warnings) = check_budget_references(policy, &budget.spec, previous.as_ref().map(|b| &b.spec));
+                let (refs, warnings) = check_budget_references(
+                    policy,
+                    &budget.spec,
+                    previous.as_ref().map(|b| &b.spec),
+                );
                 v.extend(refs);
-                Ok(Verdict { violations: v, warnings, patch: None })
+                Ok(Verdict {
+                    violations: v,
+                    warnings,
+                    patch: None,
+                })
             }
-            Kind::BatchPriority => Ok(Verdict::of(validate_priority(&object::<BatchPriority>(req)?.spec))),
+            Kind::BatchPriority => Ok(Verdict::of(validate_priority(
+                &object::<BatchPriority>(req)?.spec,
+            ))),
             Kind::BatchJobConstraint => Ok(Verdict::of(validate_constraint_object(
                 &object::<BatchJobConstraint>(req)?.spec,
             ))),
-            Kind::BatchCostModel => Ok(Verdict::of(validate_cost_model(&object::<BatchCostModel>(req)?.spec))),
+            Kind::BatchCostModel => Ok(Verdict::of(validate_cost_model(
+                &object::<BatchCostModel>(req)?.spec,
+            ))),
             Kind::BatchUserContext => Ok(Verdict::of(validate_user_context(
                 &object::<BatchUserContext>(req)?.spec,
             ))),
@@ -205,7 +248,11 @@ fn updated<T: DeserializeOwned>(req: &RequestEnvelope<'_>) -> Result<Option<T>, 
     }
 }
 
-fn validate_job_write(policy: &PolicySet, config: &AdmissionConfig, req: &RequestEnvelope<'_>) -> Result<Verdict, Violations> {
+fn validate_job_write(
+    policy: &PolicySet,
+    config: &AdmissionConfig,
+    req: &RequestEnvelope<'_>,
+) -> Result<Verdict, Violations> {
     let job: BatchJob = object(req)?;
     let user = req.username();
     let recorded = submitter(&job);
@@ -214,9 +261,16 @@ fn validate_job_write(policy: &PolicySet, config: &AdmissionConfig, req: &Reques
     match req.operation {
         Operation::Create => {
             v.extend(validate_job_create(policy, &job));
-            v.extend(validate_job_security(policy, &job, user, config.allow_users_without_context));
+            v.extend(validate_job_security(
+                policy,
+                &job,
+                user,
+                config.allow_users_without_context,
+            ));
             match recorded {
-                _ if user.is_empty() => v.push(annotation, Reason::Forbidden, "the request names no user"),
+                _ if user.is_empty() => {
+                    v.push(annotation, Reason::Forbidden, "the request names no user")
+                }
                 None => v.push(
                     annotation,
                     Reason::Forbidden,
@@ -225,7 +279,9 @@ fn validate_job_write(policy: &PolicySet, config: &AdmissionConfig, req: &Reques
                 Some(recorded) if recorded != user => v.push(
                     annotation,
                     Reason::Forbidden,
-                    format!("the recorded submitter {recorded:?} is not the requesting user {user:?}"),
+                    format!(
+                        "the recorded submitter {recorded:?} is not the requesting user {user:?}"
+                    ),
                 ),
                 Some(_) => {}
             }

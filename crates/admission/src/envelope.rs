@@ -87,10 +87,13 @@ impl RequestEnvelope<'_> {
 
 /// Decodes an AdmissionReview body; the error says where and why it does not decode.
 pub fn decode(body: &[u8]) -> Result<ReviewEnvelope<'_>, String> {
-    let review: ReviewEnvelope<'_> =
-        serde_json::from_slice(body).map_err(|e| format!("the body is not an AdmissionReview: {e}"))?;
+    let review: ReviewEnvelope<'_> = serde_json::from_slice(body)
+        .map_err(|e| format!("the body is not an AdmissionReview: {e}"))?;
     if review.kind != "AdmissionReview" {
-        return Err(format!("expected kind AdmissionReview, got {:?}", review.kind));
+        return Err(format!(
+            "expected kind AdmissionReview, got {:?}",
+            review.kind
+        ));
     }
     if review.api_version != "admission.k8s.io/v1" {
         return Err(format!(

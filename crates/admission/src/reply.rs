@@ -2,9 +2,9 @@
 
 use json_patch::Patch;
 use kbatch_policy::Violations;
+use kube::core::Status;
 use kube::core::admission::AdmissionResponse;
 use kube::core::response::{StatusCause, StatusDetails};
-use kube::core::Status;
 
 /// How a request was answered, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +110,8 @@ pub(crate) fn respond(uid: &str, subject: &Subject<'_>, verdict: Verdict) -> (Ve
             Err(e) => {
                 // Serialising a json_patch::Patch cannot fail (plain strings and values);
                 // refuse rather than admit an undefaulted object if it ever does.
-                let mut denied = AdmissionResponse::invalid(format!("internal error building the patch: {e}"));
+                let mut denied =
+                    AdmissionResponse::invalid(format!("internal error building the patch: {e}"));
                 denied.uid = uid.to_owned();
                 response = denied;
                 Outcome::Denied

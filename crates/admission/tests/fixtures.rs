@@ -28,14 +28,25 @@ struct Answer {
 }
 
 fn call(policy: &PolicySet, endpoint: Endpoint, review_body: &Value) -> Answer {
-    let reply = review(policy, &AdmissionConfig::default(), endpoint, &serde_json::to_vec(review_body).unwrap());
+    let reply = review(
+        policy,
+        &AdmissionConfig::default(),
+        endpoint,
+        &serde_json::to_vec(review_body).unwrap(),
+    );
     assert_eq!(reply.http_status, 200);
     let body: Value = serde_json::from_slice(&reply.body).unwrap();
     assert_eq!(body["apiVersion"], "admission.k8s.io/v1");
     assert_eq!(body["kind"], "AdmissionReview");
     let response = body["response"].clone();
-    assert_eq!(response["uid"], review_body["request"]["uid"], "the uid is echoed");
-    Answer { outcome: reply.outcome, response }
+    assert_eq!(
+        response["uid"], review_body["request"]["uid"],
+        "the uid is echoed"
+    );
+    Answer {
+        outcome: reply.outcome,
+        response,
+    }
 }
 
 /// The JSON Patch of a response, decoded (kube-core sends it as a byte array).
@@ -49,7 +60,11 @@ fn patch_of(response: &Value) -> Option<json_patch::Patch> {
 /// object, then the validate request. Returns the validate answer and the patched object.
 fn round(policy: &PolicySet, mutate_n: u32, validate_n: u32) -> (Answer, Value) {
     let mutate = call(policy, Endpoint::Mutate, &fixture(mutate_n));
-    assert_eq!(mutate.response["allowed"], true, "{mutate_n:03}: {}", mutate.response);
+    assert_eq!(
+        mutate.response["allowed"], true,
+        "{mutate_n:03}: {}",
+        mutate.response
+    );
     let mut validate_review = fixture(validate_n);
     if let Some(patch) = patch_of(&mutate.response) {
         json_patch::patch(&mut validate_review["request"]["object"], &patch).unwrap();
@@ -64,14 +79,34 @@ fn every_recorded_round_is_answered_as_the_policy_says() {
     // (mutate, validate, allowed) for every pair of the recording but the update of 031/032,
     // which needs the stored object as our webhook would have written it (see below).
     let rounds = [
-        (1, 2, true), (3, 4, true), (5, 6, true), (7, 8, true), (9, 10, true), (11, 12, true),
-        (13, 14, true), (15, 16, true), (17, 18, true), (19, 20, true), (21, 22, true),
-        (23, 24, true), (25, 26, true), (27, 28, true), (29, 30, true), (33, 34, true),
-        (35, 36, true), (37, 38, false), (39, 40, true), (41, 42, true),
+        (1, 2, true),
+        (3, 4, true),
+        (5, 6, true),
+        (7, 8, true),
+        (9, 10, true),
+        (11, 12, true),
+        (13, 14, true),
+        (15, 16, true),
+        (17, 18, true),
+        (19, 20, true),
+        (21, 22, true),
+        (23, 24, true),
+        (25, 26, true),
+        (27, 28, true),
+        (29, 30, true),
+        (33, 34, true),
+        (35, 36, true),
+        (37, 38, false),
+        (39, 40, true),
+        (41, 42, true),
     ];
     for (m, v, allowed) in rounds {
         let (answer, _) = round(&policy, m, v);
-        assert_eq!(answer.response["allowed"], allowed, "{m:03}/{v:03}: {}", answer.response);
+        assert_eq!(
+            answer.response["allowed"], allowed,
+            "{m:03}/{v:03}: {}",
+            answer.response
+        );
     }
 }
 
@@ -79,7 +114,10 @@ fn every_recorded_round_is_answered_as_the_policy_says() {
 fn a_new_job_is_defaulted_from_its_queue_and_records_its_submitter() {
     let (answer, job) = round(&policy(), 19, 20);
     assert_eq!(answer.outcome, Outcome::Allowed);
-    assert_eq!(job["metadata"]["annotations"]["kbatch.k8s.io/submitted-by"], "alice");
+    assert_eq!(
+        job["metadata"]["annotations"]["kbatch.k8s.io/submitted-by"],
+        "alice"
+    );
     let container = &job["spec"]["taskGroups"][0]["template"]["spec"]["containers"][0];
     // cpu-short: Gpu Equal 0 is the default for jobs that ask for no GPU.
     assert_eq!(container["resources"]["limits"]["nvidia.com/gpu"], "0");
@@ -95,9 +133,15 @@ fn defaulting_fills_unset_retry_limit_from_the_first_in_value() {
     let group = &job["spec"]["taskGroups"][0];
     assert_eq!(group["retryLimit"], 0);
     assert_eq!(group["indexSpec"]["taskCount"], 1);
-    assert_eq!(job["spec"]["dependencies"][0]["dependencyItems"][0]["type"], "Success");
+    assert_eq!(
+        job["spec"]["dependencies"][0]["dependencyItems"][0]["type"],
+        "Success"
+    );
     // Numbers the user wrote as numbers stay what they were: the patch only adds.
-    assert_eq!(group["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"], 1.5);
+    assert_eq!(
+        group["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"],
+        1.5
+    );
 }
 
 #[test]
@@ -116,7 +160,11 @@ fn dry_run_is_answered_exactly_like_a_real_request() {
     for (real, dry) in [(19, 25), (21, 27), (23, 29)] {
         let a = call(&policy, Endpoint::Mutate, &fixture(real));
         let b = call(&policy, Endpoint::Mutate, &fixture(dry));
-        assert_eq!(patch_of(&a.response), patch_of(&b.response), "{real:03} vs {dry:03}");
+        assert_eq!(
+            patch_of(&a.response),
+            patch_of(&b.response),
+            "{real:03} vs {dry:03}"
+        );
     }
 }
 
@@ -137,7 +185,12 @@ fn causes(answer: &Answer) -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["reason"].as_str().unwrap().to_owned(), c["field"].as_str().unwrap().to_owned()))
+        .map(|c| {
+            (
+                c["reason"].as_str().unwrap().to_owned(),
+                c["field"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect()
 }
 
@@ -149,14 +202,36 @@ fn validating_without_the_mutating_round_is_refused_with_every_reason() {
     let causes = causes(&answer);
     let container = "spec.taskGroups[0].template.spec.containers[0]";
     for expected in [
-        ("ConstraintViolated", "spec.taskGroups[0].template.spec.containers[*].resources.limits[nvidia.com/gpu]".to_owned()),
-        ("Forbidden", "metadata.annotations[kbatch.k8s.io/submitted-by]".to_owned()),
-        ("Forbidden", format!("{container}.securityContext.runAsUser")),
-        ("Forbidden", format!("{container}.securityContext.allowPrivilegeEscalation")),
-        ("Forbidden", format!("{container}.securityContext.capabilities.drop")),
-        ("Forbidden", "spec.taskGroups[0].template.spec.securityContext.fsGroup".to_owned()),
+        (
+            "ConstraintViolated",
+            "spec.taskGroups[0].template.spec.containers[*].resources.limits[nvidia.com/gpu]"
+                .to_owned(),
+        ),
+        (
+            "Forbidden",
+            "metadata.annotations[kbatch.k8s.io/submitted-by]".to_owned(),
+        ),
+        (
+            "Forbidden",
+            format!("{container}.securityContext.runAsUser"),
+        ),
+        (
+            "Forbidden",
+            format!("{container}.securityContext.allowPrivilegeEscalation"),
+        ),
+        (
+            "Forbidden",
+            format!("{container}.securityContext.capabilities.drop"),
+        ),
+        (
+            "Forbidden",
+            "spec.taskGroups[0].template.spec.securityContext.fsGroup".to_owned(),
+        ),
     ] {
-        assert!(causes.contains(&(expected.0.to_owned(), expected.1.clone())), "{expected:?} not in {causes:?}");
+        assert!(
+            causes.contains(&(expected.0.to_owned(), expected.1.clone())),
+            "{expected:?} not in {causes:?}"
+        );
     }
 }
 
@@ -164,7 +239,8 @@ fn validating_without_the_mutating_round_is_refused_with_every_reason() {
 fn terminate_request(user: &str, groups: &[&str]) -> Value {
     let mut review = fixture(32);
     for which in ["object", "oldObject"] {
-        review["request"][which]["metadata"]["annotations"] = json!({"kbatch.k8s.io/submitted-by": "alice"});
+        review["request"][which]["metadata"]["annotations"] =
+            json!({"kbatch.k8s.io/submitted-by": "alice"});
     }
     review["request"]["userInfo"] = json!({"username": user, "groups": groups});
     review
@@ -172,40 +248,60 @@ fn terminate_request(user: &str, groups: &[&str]) -> Value {
 
 #[test]
 fn the_submitter_may_terminate_their_job() {
-    let answer = call(&policy(), Endpoint::Validate, &terminate_request("alice", &["dev-team"]));
+    let answer = call(
+        &policy(),
+        Endpoint::Validate,
+        &terminate_request("alice", &["dev-team"]),
+    );
     assert_eq!(answer.response["allowed"], true, "{}", answer.response);
 }
 
 #[test]
 fn an_administrator_may_terminate_any_job() {
-    let answer = call(&policy(), Endpoint::Validate, &terminate_request("root", &["system:masters"]));
+    let answer = call(
+        &policy(),
+        Endpoint::Validate,
+        &terminate_request("root", &["system:masters"]),
+    );
     assert_eq!(answer.response["allowed"], true, "{}", answer.response);
 }
 
 #[test]
 fn another_user_may_not_terminate_the_job() {
-    let answer = call(&policy(), Endpoint::Validate, &terminate_request("bob", &["dev-team"]));
+    let answer = call(
+        &policy(),
+        Endpoint::Validate,
+        &terminate_request("bob", &["dev-team"]),
+    );
     assert_eq!(answer.response["status"]["code"], 403);
-    assert_eq!(answer.response["status"]["details"]["causes"][0]["field"], "spec.userCommand");
+    assert_eq!(
+        answer.response["status"]["details"]["causes"][0]["field"],
+        "spec.userCommand"
+    );
 }
 
 #[test]
 fn the_submitter_cannot_be_forged_at_creation_or_changed_later() {
     let policy = policy();
     let mut forged = fixture(20);
-    forged["request"]["object"]["metadata"]["annotations"] = json!({"kbatch.k8s.io/submitted-by": "bob"});
-    forged["request"]["object"]["spec"]["taskGroups"][0]["template"]["spec"]["containers"][0]["resources"]["limits"]
-        ["nvidia.com/gpu"] = json!("0");
+    forged["request"]["object"]["metadata"]["annotations"] =
+        json!({"kbatch.k8s.io/submitted-by": "bob"});
+    forged["request"]["object"]["spec"]["taskGroups"][0]["template"]["spec"]["containers"][0]["resources"]
+        ["limits"]["nvidia.com/gpu"] = json!("0");
     let answer = call(&policy, Endpoint::Validate, &forged);
     assert_eq!(answer.response["allowed"], false);
     assert!(
-        causes(&answer).contains(&("Forbidden".to_owned(), "metadata.annotations[kbatch.k8s.io/submitted-by]".to_owned())),
+        causes(&answer).contains(&(
+            "Forbidden".to_owned(),
+            "metadata.annotations[kbatch.k8s.io/submitted-by]".to_owned()
+        )),
         "{}",
         answer.response
     );
 
     let mut changed = terminate_request("alice", &[]);
-    changed["request"]["object"]["metadata"]["annotations"] = json!({"kbatch.k8s.io/submitted-by": "mallory"});
+    changed["request"]["object"]["metadata"]["annotations"] =
+        json!({"kbatch.k8s.io/submitted-by": "mallory"});
     let answer = call(&policy, Endpoint::Validate, &changed);
     assert_eq!(answer.response["allowed"], false);
     assert_eq!(
@@ -227,8 +323,18 @@ fn a_job_spec_cannot_change_after_submission() {
 
 #[test]
 fn an_undecodable_review_is_a_400_with_the_reason() {
-    for body in [&b"not json"[..], b"{}", br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#, b""] {
-        let reply = review(&policy(), &AdmissionConfig::default(), Endpoint::Validate, body);
+    for body in [
+        &b"not json"[..],
+        b"{}",
+        br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#,
+        b"",
+    ] {
+        let reply = review(
+            &policy(),
+            &AdmissionConfig::default(),
+            Endpoint::Validate,
+            body,
+        );
         assert_eq!(reply.http_status, 400);
         assert_eq!(reply.outcome, Outcome::Invalid);
         let status: Value = serde_json::from_slice(&reply.body).unwrap();

@@ -80,7 +80,10 @@ pub fn build_job(script: &Script, source: &str, options: &BuildOptions) -> Batch
     BatchJob {
         metadata: ObjectMeta {
             generate_name: Some(generate_name),
-            namespace: script.namespace.clone().or_else(|| options.namespace.clone()),
+            namespace: script
+                .namespace
+                .clone()
+                .or_else(|| options.namespace.clone()),
             annotations,
             ..ObjectMeta::default()
         },
@@ -131,7 +134,9 @@ fn task_group(script: &Script) -> TaskGroup {
         name: TASK_GROUP.to_owned(),
         max_wall_time: script.max_wall_time.clone(),
         retry_limit: script.retry_limit,
-        index_spec: script.task_count.map(|n| IndexSpec { task_count: Some(n) }),
+        index_spec: script.task_count.map(|n| IndexSpec {
+            task_count: Some(n),
+        }),
         template: PodTemplateSpec {
             metadata: None,
             spec: Some(PodSpec {

@@ -95,7 +95,8 @@ impl FromStr for DependencyType {
 /// assert!(parse_dependency_arg("render-frames").is_err());
 /// ```
 pub fn parse_dependency_arg(arg: &str) -> Result<(String, String), String> {
-    let usage = "expected TYPE:JOB, e.g. Success:render-frames (TYPE is Success, Failure or Complete)";
+    let usage =
+        "expected TYPE:JOB, e.g. Success:render-frames (TYPE is Success, Failure or Complete)";
     let Some((kind, job)) = arg.split_once(':') else {
         return Err(format!("--dependency {arg:?}: {usage}"));
     };

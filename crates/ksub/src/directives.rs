@@ -19,12 +19,13 @@ use std::collections::HashMap;
 /// use kbatch_ksub::parse_script;
 ///
 /// let script = parse_script(
-///     "#!/bin/sh\n\
-///      # render one frame per task\n\
-///      #KB Image registry.example.com/render:2\n\
-///      #kb queuename default\n\
-///      #KB Taskcount 10\n\
-///      render --frame \"${KBATCH_ARRAY_INDEX}\"\n",
+///     r#"#!/bin/sh
+/// ## Render one frame per task.
+/// #KB Image registry.example.com/render:2
+/// #kb queuename default
+/// #KB Taskcount 10
+/// render --frame "${KBATCH_ARRAY_INDEX}"
+/// "#,
 /// )
 /// .unwrap();
 /// assert_eq!(script.image, "registry.example.com/render:2");
@@ -149,11 +150,21 @@ impl Parser {
                 keyword.synopsis(),
                 plural(args.len(), "argument"),
             );
-            self.error(line, keyword.name(), DirectiveErrorKind::WrongArgumentCount, message);
+            self.error(
+                line,
+                keyword.name(),
+                DirectiveErrorKind::WrongArgumentCount,
+                message,
+            );
             return;
         }
         if let Err(message) = self.set(line, keyword, args) {
-            self.error(line, keyword.name(), DirectiveErrorKind::InvalidValue, message);
+            self.error(
+                line,
+                keyword.name(),
+                DirectiveErrorKind::InvalidValue,
+                message,
+            );
         }
     }
 
@@ -189,9 +200,15 @@ impl Parser {
     fn add_mount(&mut self, line: usize, mount: Mount) {
         let clash = self.mounts.iter().find_map(|(at, m)| {
             if m.claim_name == mount.claim_name {
-                Some(format!("the claim {:?} is already mounted on line {at}", m.claim_name))
+                Some(format!(
+                    "the claim {:?} is already mounted on line {at}",
+                    m.claim_name
+                ))
             } else if m.path == mount.path {
-                Some(format!("the path {:?} is already mounted on line {at}", m.path))
+                Some(format!(
+                    "the path {:?} is already mounted on line {at}",
+                    m.path
+                ))
             } else {
                 None
             }
@@ -264,7 +281,12 @@ impl Parser {
                     " (line {line} has one, but after the first command, where directives end)"
                 ));
             }
-            self.error(0, keyword.name(), DirectiveErrorKind::MissingRequired, message);
+            self.error(
+                0,
+                keyword.name(),
+                DirectiveErrorKind::MissingRequired,
+                message,
+            );
         }
         // A required directive that is absent or invalid has added an error above or in
         // `directive`, so both values are present whenever `errors` is empty.

@@ -28,12 +28,13 @@ pub(crate) fn job_name(prefix: &str) -> Result<String, String> {
              starting with a letter or digit (e.g. render-frames)"
         ));
     }
-    let generate_name = generate_name(prefix);
-    if generate_name.len() > MAX_GENERATE_NAME {
+    if generate_name(prefix).len() > MAX_GENERATE_NAME {
         return Err(format!(
-            "{prefix:?} is too long: the generated name must fit in 63 characters, so the prefix \
-             may have at most {} (including a trailing '-')",
-            MAX_GENERATE_NAME
+            "{prefix:?} is {} characters long; a prefix may have at most {} ({} ending in '-'), \
+             since Kubernetes appends 5 random characters and a job name must fit in 63",
+            prefix.len(),
+            MAX_GENERATE_NAME - 1,
+            MAX_GENERATE_NAME,
         ));
     }
     Ok(prefix.to_owned())
@@ -67,7 +68,9 @@ pub(crate) fn queue_name(text: &str) -> Result<String, String> {
 /// `Image`: any single word; the registry decides whether it exists.
 pub(crate) fn image(text: &str) -> Result<String, String> {
     if text.chars().any(char::is_control) {
-        return Err(format!("{text:?} contains control characters, which no image reference has"));
+        return Err(format!(
+            "{text:?} contains control characters, which no image reference has"
+        ));
     }
     Ok(text.to_owned())
 }
@@ -78,7 +81,9 @@ pub(crate) fn max_wall_time(text: &str) -> Result<String, String> {
         Err(e) => Err(format!(
             "{text:?} is not a wall time (e.g. 30m, 6h, 1d, 1h30m): {e}"
         )),
-        Ok(d) if d.is_zero() => Err(format!("{text:?} is zero; the wall time must be longer than zero")),
+        Ok(d) if d.is_zero() => Err(format!(
+            "{text:?} is zero; the wall time must be longer than zero"
+        )),
         Ok(_) => Ok(text.to_owned()),
     }
 }
@@ -89,7 +94,9 @@ pub(crate) fn quantity(text: &str) -> Result<String, String> {
         Err(e) => Err(format!(
             "{text:?} is not a Kubernetes quantity (e.g. 500m, 2): {e}"
         )),
-        Ok(q) if q.is_negative() => Err(format!("{text:?} is negative; a request must be 0 or more")),
+        Ok(q) if q.is_negative() => {
+            Err(format!("{text:?} is negative; a request must be 0 or more"))
+        }
         Ok(_) => Ok(text.to_owned()),
     }
 }
@@ -105,8 +112,10 @@ pub(crate) fn gpu(model: &str, count: &str) -> Result<GpuRequest, String> {
             ));
         }
         Number::TooLarge => return Err(format!("the GPU count {count:?} is too large")),
-        Number::NotANumber => {
-            return Err(format!("the GPU count {count:?} is not a whole number (e.g. 1, 2)"));
+        Number::NotDigits => {
+            return Err(format!(
+                "the GPU count {count:?} is not a whole number (e.g. 1, 2)"
+            ));
         }
     };
     Ok(GpuRequest {
@@ -138,7 +147,7 @@ pub(crate) fn mount(claim: &str, path: &str) -> Result<Mount, String> {
 pub(crate) fn task_count(text: &str) -> Result<i32, String> {
     let range = format!("a job has 1 to {MAX_TASK_COUNT} tasks");
     match whole_number(text) {
-        Number::NotANumber => Err(format!("{text:?} is not a whole number; {range}")),
+        Number::NotDigits => Err(format!("{text:?} is not a whole number; {range}")),
         Number::Value(n) => match i32::try_from(n) {
             Ok(n) if (1..=MAX_TASK_COUNT).contains(&n) => Ok(n),
             _ => Err(format!("{text:?} is out of range; {range}")),
@@ -151,7 +160,9 @@ pub(crate) fn task_count(text: &str) -> Result<i32, String> {
 pub(crate) fn retry_limit(text: &str) -> Result<i32, String> {
     let too_large = || format!("{text:?} is too large; at most {} retries", i32::MAX);
     match whole_number(text) {
-        Number::NotANumber => Err(format!("{text:?} is not a whole number (0 or more, e.g. 3)")),
+        Number::NotDigits => Err(format!(
+            "{text:?} is not a whole number (0 or more, e.g. 3)"
+        )),
         Number::Value(n) => i32::try_from(n).map_err(|_| too_large()),
         Number::TooLarge => Err(too_large()),
     }
@@ -159,21 +170,20 @@ pub(crate) fn retry_limit(text: &str) -> Result<i32, String> {
 
 /// `PreemptibleVM`: `Require`, `Prefer` or `Forbid`, in any case.
 pub(crate) fn preemptible_vm(text: &str) -> Result<PreemptibleVm, String> {
-    PreemptibleVm::parse(text).ok_or_else(|| {
-        format!("{text:?} is not one of Require, Prefer, Forbid")
-    })
+    PreemptibleVm::parse(text)
+        .ok_or_else(|| format!("{text:?} is not one of Require, Prefer, Forbid"))
 }
 
 /// A whole number as written in a directive: ASCII digits only (no sign, no spaces).
 enum Number {
-    NotANumber,
+    NotDigits,
     TooLarge,
     Value(u32),
 }
 
 fn whole_number(text: &str) -> Number {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Number::NotANumber;
+        return Number::NotDigits;
     }
     match text.parse::<u32>() {
         Ok(n) => Number::Value(n),

@@ -94,8 +94,16 @@ pub fn parse_documents(source: &str, text: &str) -> Result<Vec<Document>, String
 }
 
 fn decode(value: Value) -> Result<Object, DocumentError> {
-    let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_owned();
-    let kind_name = value.get("kind").and_then(Value::as_str).unwrap_or("").to_owned();
+    let api_version = value
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let kind_name = value
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
     let kind = (api_version == API_VERSION)
         .then(|| Kind::parse(&kind_name))
         .flatten()

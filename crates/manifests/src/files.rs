@@ -36,32 +36,49 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<Vec<Document>, LoadError> {
     }
     let mut documents = Vec::new();
     for file in files {
-        let io = |source| LoadError::Io { path: file.clone(), source };
+        let io = |source| LoadError::Io {
+            path: file.clone(),
+            source,
+        };
         let size = std::fs::metadata(&file).map_err(io)?.len();
         if size > MAX_FILE_BYTES {
             return Err(LoadError::Io {
                 path: file.clone(),
-                source: std::io::Error::other(format!("file is {size} bytes, larger than {MAX_FILE_BYTES}")),
+                source: std::io::Error::other(format!(
+                    "file is {size} bytes, larger than {MAX_FILE_BYTES}"
+                )),
             });
         }
-        let text = std::fs::read_to_string(&file).map_err(|source| LoadError::Io { path: file.clone(), source })?;
+        let text = std::fs::read_to_string(&file).map_err(|source| LoadError::Io {
+            path: file.clone(),
+            source,
+        })?;
         let source = file.display().to_string();
         documents.extend(
-            parse_documents(&source, &text).map_err(|message| LoadError::Syntax { path: file.clone(), message })?,
+            parse_documents(&source, &text).map_err(|message| LoadError::Syntax {
+                path: file.clone(),
+                message,
+            })?,
         );
     }
     Ok(documents)
 }
 
 fn collect(path: &Path, explicit: bool, files: &mut Vec<PathBuf>) -> Result<(), LoadError> {
-    let io = |source| LoadError::Io { path: path.to_path_buf(), source };
+    let io = |source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let meta = std::fs::metadata(path).map_err(io)?;
     if meta.is_dir() {
         let mut entries = std::fs::read_dir(path)
             .map_err(io)?
             .map(|e| e.map(|e| e.path()))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
+            .map_err(|source| LoadError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
         entries.sort();
         for entry in entries {
             collect(&entry, false, files)?;

@@ -41,7 +41,10 @@ fn every_accepted_example_is_admitted() {
     assert!(jobs.len() >= 5);
     for job in jobs {
         if let Err(v) = submit_job(&policy, &job) {
-            panic!("{:?} is refused: {v}", job.metadata.name.or(job.metadata.generate_name));
+            panic!(
+                "{:?} is refused: {v}",
+                job.metadata.name.or(job.metadata.generate_name)
+            );
         }
     }
 }
@@ -64,13 +67,30 @@ fn every_refused_example_fails_for_exactly_its_listed_reasons() {
             .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
             .collect();
         let refused = submit_job(&policy, &job).expect_err(&name);
-        let got: BTreeSet<String> = refused.iter().map(|v| format!("{} {}", v.reason, v.field)).collect();
+        let got: BTreeSet<String> = refused
+            .iter()
+            .map(|v| format!("{} {}", v.reason, v.field))
+            .collect();
         assert_eq!(got, expected, "{name}: {refused}");
         reasons_seen.extend(refused.iter().map(|v| v.reason));
     }
     // At least one refused example per kind of rule.
     use kbatch_policy::Reason::*;
-    for reason in [ConstraintViolated, QueueNotFound, QueuePaused, ConstraintNotFound, DependencyCycle, Invalid, OutOfRange, Required, Duplicate, InvalidName] {
-        assert!(reasons_seen.contains(&reason), "no example is refused with {reason}");
+    for reason in [
+        ConstraintViolated,
+        QueueNotFound,
+        QueuePaused,
+        ConstraintNotFound,
+        DependencyCycle,
+        Invalid,
+        OutOfRange,
+        Required,
+        Duplicate,
+        InvalidName,
+    ] {
+        assert!(
+            reasons_seen.contains(&reason),
+            "no example is refused with {reason}"
+        );
     }
 }

@@ -65,7 +65,10 @@ fn job() -> BatchJob {
 fn bench(c: &mut Criterion) {
     let policy = policy();
     let job = job();
-    assert!(submit_job(&policy, &job).is_ok(), "the benchmark job must be accepted");
+    assert!(
+        submit_job(&policy, &job).is_ok(),
+        "the benchmark job must be accepted"
+    );
     c.bench_function("default_and_validate/10_constraints", |b| {
         b.iter(|| submit_job(black_box(&policy), black_box(&job)))
     });

@@ -58,7 +58,11 @@ pub(crate) fn task_group_value(group: &TaskGroup, field: Field) -> Reading {
 
 /// The job's GPU model, from `spec.batchNodeSelector.gpuType`.
 pub(crate) fn gpu_model(spec: &BatchJobSpec) -> Reading {
-    match spec.batch_node_selector.as_ref().and_then(|s| s.gpu_type.as_ref()) {
+    match spec
+        .batch_node_selector
+        .as_ref()
+        .and_then(|s| s.gpu_type.as_ref())
+    {
         None => Reading::Unset,
         Some(r) if r.operator == "Equals" && r.values.len() == 1 => {
             Reading::Set(Value::Text(r.values[0].clone()))
@@ -107,7 +111,12 @@ pub(crate) fn memory_text(q: Quantity) -> String {
     let n = q.nanos();
     if n != 0 && n % NANOS == 0 {
         let bytes = n / NANOS;
-        for (suffix, size) in [("Ti", 1i128 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)] {
+        for (suffix, size) in [
+            ("Ti", 1i128 << 40),
+            ("Gi", 1 << 30),
+            ("Mi", 1 << 20),
+            ("Ki", 1 << 10),
+        ] {
             if bytes % size == 0 {
                 return format!("{}{suffix}", bytes / size);
             }
@@ -117,7 +126,12 @@ pub(crate) fn memory_text(q: Quantity) -> String {
 }
 
 /// Writes a constraint's default into an unset per-task-group field.
-pub(crate) fn set_task_group_default(group: &mut TaskGroup, field: Field, value: &Value, raw: &str) {
+pub(crate) fn set_task_group_default(
+    group: &mut TaskGroup,
+    field: Field,
+    value: &Value,
+    raw: &str,
+) {
     match (field, value) {
         (Field::WallTime, _) => group.max_wall_time = Some(raw.to_owned()),
         (Field::RetryLimit, Value::Integer(n)) => {
@@ -125,7 +139,9 @@ pub(crate) fn set_task_group_default(group: &mut TaskGroup, field: Field, value:
             group.retry_limit = Some(i32::try_from(*n).unwrap_or(i32::MAX));
         }
         (Field::Memory | Field::Cpu | Field::Gpu, _) => {
-            let Some(resource) = resource_name(field) else { return };
+            let Some(resource) = resource_name(field) else {
+                return;
+            };
             let Some(container) = group
                 .template
                 .spec
@@ -150,7 +166,9 @@ pub(crate) fn set_task_group_default(group: &mut TaskGroup, field: Field, value:
 
 /// Writes a GpuModel default into the job.
 pub(crate) fn set_gpu_model_default(spec: &mut BatchJobSpec, raw: &str) {
-    let selector = spec.batch_node_selector.get_or_insert_with(Default::default);
+    let selector = spec
+        .batch_node_selector
+        .get_or_insert_with(Default::default);
     selector.gpu_type = Some(BatchNodeSelectorRequirement {
         operator: "Equals".to_owned(),
         values: vec![raw.to_owned()],

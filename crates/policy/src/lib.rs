@@ -33,14 +33,17 @@
 //! ```
 
 pub mod api;
+pub mod budget;
 pub mod constraint;
 pub mod dependency;
 pub mod duration;
 mod job_values;
 pub mod names;
+pub mod phase;
 pub mod quantity;
 pub mod references;
 pub mod resources;
+pub mod scheduling;
 pub mod security;
 pub mod snapshot;
 pub mod submission;

@@ -7,7 +7,10 @@ pub fn dns1123_label_problem(name: &str) -> Option<String> {
         return Some("must not be empty".to_owned());
     }
     if name.len() > 63 {
-        return Some(format!("{name:?} is {} characters long, at most 63 are allowed", name.len()));
+        return Some(format!(
+            "{name:?} is {} characters long, at most 63 are allowed",
+            name.len()
+        ));
     }
     label_shape_problem(name)
 }
@@ -19,7 +22,10 @@ pub fn dns1123_subdomain_problem(name: &str) -> Option<String> {
         return Some("must not be empty".to_owned());
     }
     if name.len() > 253 {
-        return Some(format!("{name:?} is {} characters long, at most 253 are allowed", name.len()));
+        return Some(format!(
+            "{name:?} is {} characters long, at most 253 are allowed",
+            name.len()
+        ));
     }
     name.split('.').find_map(|label| {
         if label.is_empty() {

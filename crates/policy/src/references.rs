@@ -19,11 +19,18 @@ const LISTED_REFERRERS: usize = 10;
 ///
 /// assert!(guard_delete(&PolicySet::new(), Kind::BatchPriority, None, "high").is_empty());
 /// ```
-pub fn guard_delete(policy: &PolicySet, kind: Kind, namespace: Option<&str>, name: &str) -> Violations {
+pub fn guard_delete(
+    policy: &PolicySet,
+    kind: Kind,
+    namespace: Option<&str>,
+    name: &str,
+) -> Violations {
     let referrers: Vec<String> = match kind {
         Kind::BatchPriority => queues_where(policy, |q| q.batch_priority_name == name),
         Kind::BatchBudget => queues_where(policy, |q| q.batch_budget_name == name),
-        Kind::BatchJobConstraint => queues_where(policy, |q| q.constraint_names.iter().any(|c| c == name)),
+        Kind::BatchJobConstraint => {
+            queues_where(policy, |q| q.constraint_names.iter().any(|c| c == name))
+        }
         Kind::BatchCostModel => policy
             .all_budgets()
             .filter(|b| b.spec.batch_cost_model_name == name)
@@ -41,7 +48,11 @@ pub fn guard_delete(policy: &PolicySet, kind: Kind, namespace: Option<&str>, nam
     };
     let mut v = Violations::new();
     if !referrers.is_empty() {
-        let what = if kind == Kind::BatchQueue { "unfinished jobs" } else { "referrers" };
+        let what = if kind == Kind::BatchQueue {
+            "unfinished jobs"
+        } else {
+            "referrers"
+        };
         v.push(
             "metadata.name",
             Reason::InUse,
@@ -59,7 +70,13 @@ fn queues_where(policy: &PolicySet, matches: impl Fn(&BatchQueueSpec) -> bool) -
     policy
         .all_queues()
         .filter(|q| matches(&q.spec))
-        .map(|q| format!("BatchQueue {}/{}", q.namespace().unwrap_or_default(), q.name_any()))
+        .map(|q| {
+            format!(
+                "BatchQueue {}/{}",
+                q.namespace().unwrap_or_default(),
+                q.name_any()
+            )
+        })
         .collect()
 }
 
@@ -85,15 +102,36 @@ pub fn check_queue_references(
 ) -> (Violations, Vec<String>) {
     let mut v = Violations::new();
     let mut warnings = Vec::new();
-    let mut check = |entry_deleting: Option<bool>, kind: Kind, name: &str, field: String, known: bool| {
-        check_one(entry_deleting, kind, name, &field, known, &mut v, &mut warnings);
-    };
+    let mut check =
+        |entry_deleting: Option<bool>, kind: Kind, name: &str, field: String, known: bool| {
+            check_one(
+                entry_deleting,
+                kind,
+                name,
+                &field,
+                known,
+                &mut v,
+                &mut warnings,
+            );
+        };
     let name = &spec.batch_priority_name;
     let known = previous.is_some_and(|p| &p.batch_priority_name == name);
-    check(policy.priority(name).map(deleting), Kind::BatchPriority, name, "spec.batchPriorityName".into(), known);
+    check(
+        policy.priority(name).map(deleting),
+        Kind::BatchPriority,
+        name,
+        "spec.batchPriorityName".into(),
+        known,
+    );
     let name = &spec.batch_budget_name;
     let known = previous.is_some_and(|p| &p.batch_budget_name == name);
-    check(policy.budget(name).map(deleting), Kind::BatchBudget, name, "spec.batchBudgetName".into(), known);
+    check(
+        policy.budget(name).map(deleting),
+        Kind::BatchBudget,
+        name,
+        "spec.batchBudgetName".into(),
+        known,
+    );
     for (i, name) in spec.constraint_names.iter().enumerate() {
         let known = previous.is_some_and(|p| p.constraint_names.contains(name));
         check(

@@ -87,7 +87,9 @@ pub fn resource_problems(spec: &PodSpec) -> Vec<(String, String)> {
                         format!("{:?} is negative: resource quantities must be ≥ 0", q.0),
                     )),
                     Ok(v) => out.push((name.clone(), v, q.0.clone())),
-                    Err(e) => problems.push((format!("{at}resources.{kind}[{name}]"), e.to_string())),
+                    Err(e) => {
+                        problems.push((format!("{at}resources.{kind}[{name}]"), e.to_string()))
+                    }
                 }
             }
             out
@@ -120,7 +122,9 @@ fn container_request(
     resource: &str,
     path: &dyn Fn() -> String,
 ) -> Result<Option<Quantity>, BadQuantity> {
-    request_of(c.resources.as_ref(), resource, || format!("{}.resources", path()))
+    request_of(c.resources.as_ref(), resource, || {
+        format!("{}.resources", path())
+    })
 }
 
 /// The request of `resource`, defaulting to its limit.

@@ -104,35 +104,61 @@ impl PolicySet {
     /// Adds or replaces a queue.
     pub fn upsert_queue(&mut self, q: BatchQueue) {
         let deleting = deleting(&q.metadata);
-        self.queues
-            .insert(key(q.namespace(), q.name_any()), Entry { object: q, deleting });
+        self.queues.insert(
+            key(q.namespace(), q.name_any()),
+            Entry {
+                object: q,
+                deleting,
+            },
+        );
     }
 
     /// Adds or replaces a user context.
     pub fn upsert_user_context(&mut self, c: BatchUserContext) {
         let deleting = deleting(&c.metadata);
-        self.user_contexts
-            .insert(key(c.namespace(), c.name_any()), Entry { object: c, deleting });
+        self.user_contexts.insert(
+            key(c.namespace(), c.name_any()),
+            Entry {
+                object: c,
+                deleting,
+            },
+        );
     }
 
     /// Adds or replaces a priority.
     pub fn upsert_priority(&mut self, p: BatchPriority) {
         let deleting = deleting(&p.metadata);
-        self.priorities
-            .insert(p.name_any(), Entry { object: p, deleting });
+        self.priorities.insert(
+            p.name_any(),
+            Entry {
+                object: p,
+                deleting,
+            },
+        );
     }
 
     /// Adds or replaces a budget.
     pub fn upsert_budget(&mut self, b: BatchBudget) {
         let deleting = deleting(&b.metadata);
-        self.budgets.insert(b.name_any(), Entry { object: b, deleting });
+        self.budgets.insert(
+            b.name_any(),
+            Entry {
+                object: b,
+                deleting,
+            },
+        );
     }
 
     /// Adds or replaces a cost model.
     pub fn upsert_cost_model(&mut self, m: BatchCostModel) {
         let deleting = deleting(&m.metadata);
-        self.cost_models
-            .insert(m.name_any(), Entry { object: m, deleting });
+        self.cost_models.insert(
+            m.name_any(),
+            Entry {
+                object: m,
+                deleting,
+            },
+        );
     }
 
     /// Adds or replaces a constraint object, parsing its rules once. A malformed one is kept
@@ -153,7 +179,9 @@ impl PolicySet {
     pub fn upsert_job(&mut self, job: &BatchJob) {
         let summary = JobSummary::of(job);
         let unfinished = summary.is_unfinished();
-        if let Some(old) = self.jobs.insert(key(job.namespace(), job.name_any()), summary)
+        if let Some(old) = self
+            .jobs
+            .insert(key(job.namespace(), job.name_any()), summary)
             && old.is_unfinished()
         {
             self.unfinished_jobs -= 1;

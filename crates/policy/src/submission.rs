@@ -6,8 +6,8 @@ use crate::api::BatchJob;
 use crate::constraint::{ConstraintSet, Field};
 use crate::dependency::find_cycle;
 use crate::job_values::{
-    Reading, describe_reading, field_path, gpu_model, set_gpu_model_default, set_task_group_default,
-    task_group_value,
+    Reading, describe_reading, field_path, gpu_model, set_gpu_model_default,
+    set_task_group_default, task_group_value,
 };
 use crate::snapshot::{MAX_UNFINISHED_JOBS, PolicySet};
 use crate::validation::validate_job_structure;
@@ -83,7 +83,8 @@ pub fn default_job(policy: &PolicySet, job: &mut BatchJob) {
             .task_count
             .get_or_insert(1);
         if let Some(spec) = group.template.spec.as_mut() {
-            spec.restart_policy.get_or_insert_with(|| "Never".to_owned());
+            spec.restart_policy
+                .get_or_insert_with(|| "Never".to_owned());
         }
     }
     if gpu_model(&job.spec) == Reading::Unset
@@ -91,7 +92,12 @@ pub fn default_job(policy: &PolicySet, job: &mut BatchJob) {
     {
         set_gpu_model_default(&mut job.spec, raw);
     }
-    for item in job.spec.dependencies.iter_mut().flat_map(|d| &mut d.dependency_items) {
+    for item in job
+        .spec
+        .dependencies
+        .iter_mut()
+        .flat_map(|d| &mut d.dependency_items)
+    {
         item.type_.get_or_insert_with(|| "Success".to_owned());
     }
 }
@@ -107,10 +113,7 @@ pub fn validate_job(policy: &PolicySet, job: &BatchJob) -> Violations {
         return v;
     }
     let Some(queue) = policy.queue(&namespace, queue_name) else {
-        let known: Vec<String> = policy
-            .queues_in(&namespace)
-            .map(|q| q.name_any())
-            .collect();
+        let known: Vec<String> = policy.queues_in(&namespace).map(|q| q.name_any()).collect();
         let hint = if known.is_empty() {
             format!("namespace {namespace:?} has no queues")
         } else {
@@ -158,7 +161,11 @@ pub fn validate_job(policy: &PolicySet, job: &BatchJob) -> Violations {
 fn check_constraints(queue: &str, set: &ConstraintSet, job: &BatchJob, v: &mut Violations) {
     for c in &set.constraints {
         let readings: Vec<(String, String, Reading)> = if c.field == Field::GpuModel {
-            vec![(field_path(0, c.field), "the job".to_owned(), gpu_model(&job.spec))]
+            vec![(
+                field_path(0, c.field),
+                "the job".to_owned(),
+                gpu_model(&job.spec),
+            )]
         } else {
             job.spec
                 .task_groups

@@ -80,28 +80,75 @@ fn accepted_and_refused_per_constraint() {
     let mem = format!("{tg}.template.spec.containers[*].resources.requests[memory]");
     let cpu = format!("{tg}.template.spec.containers[*].resources.requests[cpu]");
     let cases: Vec<Case> = vec![
-        ("walltime below the limit", json!([{"name": "WallTime", "operator": "LessThan", "values": ["24h"]}]),
-            json!({"maxWallTime": "23h"}), vec![]),
-        ("walltime equal to the limit", json!([{"name": "WallTime", "operator": "LessThan", "values": ["24h"]}]),
-            json!({"maxWallTime": "24h"}), vec![(Reason::ConstraintViolated, format!("{tg}.maxWallTime"))]),
-        ("1d is 24h", json!([{"name": "WallTime", "operator": "LessThan", "values": ["24h"]}]),
-            json!({"maxWallTime": "1d"}), vec![(Reason::ConstraintViolated, format!("{tg}.maxWallTime"))]),
-        ("memory 1Gi equals 1073741824", json!([{"name": "Memory", "operator": "Equal", "values": ["1073741824"]}]),
-            resources(json!({"requests": {"memory": "1Gi"}})), vec![]),
-        ("memory request defaults to limit", json!([{"name": "Memory", "operator": "LessThan", "values": ["1Gi"]}]),
-            resources(json!({"limits": {"memory": "2Gi"}})), vec![(Reason::ConstraintViolated, mem.clone())]),
-        ("cpu 1000m equals 1", json!([{"name": "Cpu", "operator": "Equal", "values": ["1"]}]),
-            resources(json!({"requests": {"cpu": "1000m"}})), vec![]),
-        ("cpu float 0.5 equals 500m", json!([{"name": "Cpu", "operator": "In", "values": ["500m"]}]),
-            resources(json!({"requests": {"cpu": 0.5}})), vec![]),
-        ("cpu unset cannot satisfy GreaterThan", json!([{"name": "Cpu", "operator": "GreaterThan", "values": ["0"]}]),
-            json!({}), vec![(Reason::ConstraintViolated, cpu.clone())]),
-        ("gpu unset satisfies NotIn", json!([{"name": "Gpu", "operator": "NotIn", "values": ["8"]}]),
-            json!({}), vec![]),
-        ("retry limit defaulted to 0 fails GreaterThan 0", json!([{"name": "RetryLimit", "operator": "GreaterThan", "values": ["0"]}]),
-            json!({}), vec![(Reason::ConstraintViolated, format!("{tg}.retryLimit"))]),
-        ("gpu model missing", json!([{"name": "GpuModel", "operator": "Exists"}]),
-            json!({}), vec![(Reason::ConstraintViolated, "spec.batchNodeSelector.gpuType".to_owned())]),
+        (
+            "walltime below the limit",
+            json!([{"name": "WallTime", "operator": "LessThan", "values": ["24h"]}]),
+            json!({"maxWallTime": "23h"}),
+            vec![],
+        ),
+        (
+            "walltime equal to the limit",
+            json!([{"name": "WallTime", "operator": "LessThan", "values": ["24h"]}]),
+            json!({"maxWallTime": "24h"}),
+            vec![(Reason::ConstraintViolated, format!("{tg}.maxWallTime"))],
+        ),
+        (
+            "1d is 24h",
+            json!([{"name": "WallTime", "operator": "LessThan", "values": ["24h"]}]),
+            json!({"maxWallTime": "1d"}),
+            vec![(Reason::ConstraintViolated, format!("{tg}.maxWallTime"))],
+        ),
+        (
+            "memory 1Gi equals 1073741824",
+            json!([{"name": "Memory", "operator": "Equal", "values": ["1073741824"]}]),
+            resources(json!({"requests": {"memory": "1Gi"}})),
+            vec![],
+        ),
+        (
+            "memory request defaults to limit",
+            json!([{"name": "Memory", "operator": "LessThan", "values": ["1Gi"]}]),
+            resources(json!({"limits": {"memory": "2Gi"}})),
+            vec![(Reason::ConstraintViolated, mem.clone())],
+        ),
+        (
+            "cpu 1000m equals 1",
+            json!([{"name": "Cpu", "operator": "Equal", "values": ["1"]}]),
+            resources(json!({"requests": {"cpu": "1000m"}})),
+            vec![],
+        ),
+        (
+            "cpu float 0.5 equals 500m",
+            json!([{"name": "Cpu", "operator": "In", "values": ["500m"]}]),
+            resources(json!({"requests": {"cpu": 0.5}})),
+            vec![],
+        ),
+        (
+            "cpu unset cannot satisfy GreaterThan",
+            json!([{"name": "Cpu", "operator": "GreaterThan", "values": ["0"]}]),
+            json!({}),
+            vec![(Reason::ConstraintViolated, cpu.clone())],
+        ),
+        (
+            "gpu unset satisfies NotIn",
+            json!([{"name": "Gpu", "operator": "NotIn", "values": ["8"]}]),
+            json!({}),
+            vec![],
+        ),
+        (
+            "retry limit defaulted to 0 fails GreaterThan 0",
+            json!([{"name": "RetryLimit", "operator": "GreaterThan", "values": ["0"]}]),
+            json!({}),
+            vec![(Reason::ConstraintViolated, format!("{tg}.retryLimit"))],
+        ),
+        (
+            "gpu model missing",
+            json!([{"name": "GpuModel", "operator": "Exists"}]),
+            json!({}),
+            vec![(
+                Reason::ConstraintViolated,
+                "spec.batchNodeSelector.gpuType".to_owned(),
+            )],
+        ),
     ];
     for (name, rules, group, expected) in cases {
         let result = submit_job(&policy(rules), &job(group));
@@ -134,17 +181,28 @@ fn defaults_come_from_the_queue_then_the_api() {
     assert_eq!(r["requests"]["cpu"], "1");
     assert_eq!(r["requests"]["memory"], "1Gi");
     assert_eq!(r["limits"]["nvidia.com/gpu"], "0");
-    assert_eq!(v["spec"]["batchNodeSelector"]["gpuType"], json!({"operator": "Equals", "values": ["nvidia-l4"]}));
+    assert_eq!(
+        v["spec"]["batchNodeSelector"]["gpuType"],
+        json!({"operator": "Equals", "values": ["nvidia-l4"]})
+    );
     assert!(submit_job(&p, &j).is_ok());
 }
 
 #[test]
 fn set_values_are_never_overwritten_by_defaults() {
-    let p = policy(json!([{"name": "WallTime", "operator": "LessThan", "values": ["24h"], "default": "2h"}]));
+    let p = policy(
+        json!([{"name": "WallTime", "operator": "LessThan", "values": ["24h"], "default": "2h"}]),
+    );
     let refused = submit_job(&p, &job(json!({"maxWallTime": "48h"}))).unwrap_err();
     let message = &refused.as_slice()[0].message;
     // Names the queue, the constraint object, the field and both values.
-    for part in ["\"q\"", "\"rules\"", "WallTime LessThan 24h", "maxWallTime 48h", "task group \"main\""] {
+    for part in [
+        "\"q\"",
+        "\"rules\"",
+        "WallTime LessThan 24h",
+        "maxWallTime 48h",
+        "task group \"main\"",
+    ] {
         assert!(message.contains(part), "{part} missing from {message}");
     }
 }
@@ -155,13 +213,26 @@ fn every_violation_is_reported() {
         {"name": "WallTime", "operator": "LessThan", "values": ["1h"]},
         {"name": "RetryLimit", "operator": "Equal", "values": ["0"]}
     ]));
-    let refused = submit_job(&p, &job(json!({"maxWallTime": "2h", "retryLimit": 3, "indexSpec": {"taskCount": 0}}))).unwrap_err();
+    let refused = submit_job(
+        &p,
+        &job(json!({"maxWallTime": "2h", "retryLimit": 3, "indexSpec": {"taskCount": 0}})),
+    )
+    .unwrap_err();
     assert_eq!(
         reasons(&refused),
         [
-            (Reason::OutOfRange, "spec.taskGroups[0].indexSpec.taskCount".to_owned()),
-            (Reason::ConstraintViolated, "spec.taskGroups[0].maxWallTime".to_owned()),
-            (Reason::ConstraintViolated, "spec.taskGroups[0].retryLimit".to_owned()),
+            (
+                Reason::OutOfRange,
+                "spec.taskGroups[0].indexSpec.taskCount".to_owned()
+            ),
+            (
+                Reason::ConstraintViolated,
+                "spec.taskGroups[0].maxWallTime".to_owned()
+            ),
+            (
+                Reason::ConstraintViolated,
+                "spec.taskGroups[0].retryLimit".to_owned()
+            ),
         ]
     );
 }
@@ -171,7 +242,10 @@ fn queue_problems_are_named() {
     let mut p = policy(json!([]));
     p.upsert_queue(queue("paused", &[], true));
     p.upsert_queue(queue("broken", &["missing"], false));
-    p.upsert_constraint(&constraint("bad", json!([{"name": "Disk", "operator": "Exists"}])));
+    p.upsert_constraint(&constraint(
+        "bad",
+        json!([{"name": "Disk", "operator": "Exists"}]),
+    ));
     p.upsert_queue(queue("malformed", &["bad"], false));
     for (queue_name, reason) in [
         ("nope", Reason::QueueNotFound),
@@ -182,7 +256,11 @@ fn queue_problems_are_named() {
         let mut j = job(json!({}));
         j.spec.batch_queue_name = queue_name.to_owned();
         let refused = submit_job(&p, &j).unwrap_err();
-        assert_eq!(reasons(&refused), [(reason, "spec.batchQueueName".to_owned())], "{queue_name}");
+        assert_eq!(
+            reasons(&refused),
+            [(reason, "spec.batchQueueName".to_owned())],
+            "{queue_name}"
+        );
     }
 }
 
@@ -192,13 +270,20 @@ fn dependency_cycles_through_existing_jobs_are_refused() {
     let with_deps = |name: &str, deps: &[&str]| {
         let mut j = job(json!({}));
         j.metadata.name = Some(name.to_owned());
-        j.spec.dependencies = vec![serde_json::from_value(json!({"dependencyItems": [{"names": deps}]})).unwrap()];
+        j.spec.dependencies =
+            vec![serde_json::from_value(json!({"dependencyItems": [{"names": deps}]})).unwrap()];
         j
     };
     p.upsert_job(&with_deps("a", &["b"]));
     p.upsert_job(&with_deps("b", &["c"]));
     let refused = validate_job_create(&p, &with_deps("c", &["a"]));
-    assert_eq!(reasons(&refused), [(Reason::DependencyCycle, "spec.dependencies".to_owned())]);
-    assert!(refused.as_slice()[0].message.contains("c → a → b → c"), "{refused}");
+    assert_eq!(
+        reasons(&refused),
+        [(Reason::DependencyCycle, "spec.dependencies".to_owned())]
+    );
+    assert!(
+        refused.as_slice()[0].message.contains("c → a → b → c"),
+        "{refused}"
+    );
     assert!(validate_job_create(&p, &with_deps("d", &["a"])).is_empty());
 }

@@ -16,7 +16,8 @@ pub struct CertsArgs {
 
 /// Writes the certificates and prints the base64 CA bundle.
 pub fn run(args: CertsArgs) -> anyhow::Result<()> {
-    let generated = kbatch_webhook::certs::generate_dev_certs(&args.out, &args.hosts, kbatch_webhook::certs::KeyKind::EcdsaP256)?;
+    let generated =
+        crate::certs::generate_dev_certs(&args.out, &args.hosts, crate::certs::KeyKind::EcdsaP256)?;
     println!("{}", generated.ca_bundle_base64());
     Ok(())
 }

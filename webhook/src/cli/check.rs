@@ -36,7 +36,11 @@ pub struct CheckOptions {
 
 impl CheckOptions {
     /// Defaults and validates one job exactly as the webhook's mutate-then-validate round.
-    fn submit(&self, policy: &PolicySet, job: &BatchJob) -> Result<BatchJob, kbatch_policy::Violations> {
+    fn submit(
+        &self,
+        policy: &PolicySet,
+        job: &BatchJob,
+    ) -> Result<BatchJob, kbatch_policy::Violations> {
         match &self.user {
             Some(user) => submit_job_as(policy, job, user, self.allow_users_without_context),
             None => submit_job(policy, job),
@@ -47,12 +51,20 @@ impl CheckOptions {
 /// Runs the check, writing refusals (and `-o yaml` output) to `out` and notes to `err`.
 ///
 /// `Err` means the input could not be read (exit 2).
-pub fn run(options: &CheckOptions, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<CheckOutcome> {
+pub fn run(
+    options: &CheckOptions,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<CheckOutcome> {
     let policy_docs = read_paths(std::slice::from_ref(&options.policy))
         .with_context(|| format!("reading policy objects from {}", options.policy.display()))?;
     for doc in &policy_docs {
         if let Err(e @ DocumentError::Undecodable { .. }) = &doc.object {
-            writeln!(err, "warning: {}: ignoring policy object: {e}", location(doc, &policy_docs))?;
+            writeln!(
+                err,
+                "warning: {}: ignoring policy object: {e}",
+                location(doc, &policy_docs)
+            )?;
         }
     }
     let policy = policy_set(policy_docs.iter().filter_map(|d| d.object.as_ref().ok()));
@@ -71,12 +83,20 @@ pub fn run(options: &CheckOptions, out: &mut dyn Write, err: &mut dyn Write) -> 
                         refused += 1;
                         writeln!(out, "{at}: {}: {violations}", job_label(job))?;
                         for queue in accepting_queues(options, &policy, job) {
-                            writeln!(out, "{at}: {}: hint: queue {queue:?} accepts this job", job_label(job))?;
+                            writeln!(
+                                out,
+                                "{at}: {}: hint: queue {queue:?} accepts this job",
+                                job_label(job)
+                            )?;
                         }
                     }
                 }
             }
-            Err(DocumentError::Undecodable { kind: Kind::BatchJob, path, message }) => {
+            Err(DocumentError::Undecodable {
+                kind: Kind::BatchJob,
+                path,
+                message,
+            }) => {
                 checked += 1;
                 refused += 1;
                 writeln!(out, "{at}: <undecodable>: {path}: {message} (Undecodable)")?;
@@ -93,7 +113,11 @@ pub fn run(options: &CheckOptions, out: &mut dyn Write, err: &mut dyn Write) -> 
     if checked == 0 {
         writeln!(err, "note: no BatchJobs found in the given paths")?;
     }
-    Ok(if refused > 0 { CheckOutcome::Refused } else { CheckOutcome::Accepted })
+    Ok(if refused > 0 {
+        CheckOutcome::Refused
+    } else {
+        CheckOutcome::Accepted
+    })
 }
 
 /// `PATH` for a single-document file, `PATH:DOC` otherwise.

@@ -1,5 +1,6 @@
 //! `kbatch serve --kube`: the policy snapshot kept current by watching the cluster.
 
+use crate::{Endpoint, Reply, Reviewer};
 use futures::StreamExt;
 use kbatch_admission::AdmissionConfig;
 use kbatch_policy::api::{
@@ -7,9 +8,8 @@ use kbatch_policy::api::{
     BatchUserContext, Kind,
 };
 use kbatch_policy::snapshot::PolicySet;
-use kbatch_webhook::{Endpoint, Reply, Reviewer};
-use kube::runtime::watcher::{self, Event, watcher};
 use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use std::collections::HashSet;
@@ -40,7 +40,10 @@ impl LivePolicy {
     }
 
     fn mark_synced(&self, kind: Kind) {
-        self.synced.lock().unwrap_or_else(PoisonError::into_inner).insert(kind);
+        self.synced
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(kind);
     }
 }
 
@@ -51,12 +54,18 @@ impl Reviewer for LivePolicy {
     }
 
     fn is_ready(&self) -> bool {
-        self.synced.lock().unwrap_or_else(PoisonError::into_inner).len() == Kind::ALL.len()
+        self.synced
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+            == Kind::ALL.len()
     }
 }
 
 /// How one kind enters and leaves the snapshot.
-trait Indexed: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static {
+trait Indexed:
+    Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static
+{
     const KIND: Kind;
     fn upsert(policy: &mut PolicySet, object: &Self);
     fn remove(policy: &mut PolicySet, object: &Self);
@@ -158,7 +167,9 @@ fn apply_event<K: Indexed>(live: &LivePolicy, relist: &mut Vec<K>, event: Event<
 async fn watch<K: Indexed>(client: Client, live: Arc<LivePolicy>) {
     let api: Api<K> = Api::all(client);
     let mut relist = Vec::new();
-    let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
+    let mut events = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
     while let Some(event) = events.next().await {
         match event {
             Ok(event) => apply_event(&live, &mut relist, event),
@@ -189,7 +200,13 @@ mod tests {
     use kbatch_policy::api::BatchPrioritySpec;
 
     fn priority(name: &str) -> BatchPriority {
-        BatchPriority::new(name, BatchPrioritySpec { value: 1, description: "d".into() })
+        BatchPriority::new(
+            name,
+            BatchPrioritySpec {
+                value: 1,
+                description: "d".into(),
+            },
+        )
     }
 
     #[test]

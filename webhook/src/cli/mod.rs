@@ -1,8 +1,9 @@
-//! The `kbatch` command line.
+//! The `kbatch` command line (and `ksub`).
 
 mod certs;
 pub mod check;
 pub mod crds;
+pub mod ksub;
 mod kube_store;
 mod serve;
 
@@ -38,12 +39,29 @@ enum Command {
     ///
     /// Writes ca.crt, tls.crt and tls.key to --out and prints the base64 CA bundle for the
     /// webhook configurations' caBundle.
-    #[command(after_help = "Example:\n  kbatch certs --out certs --host localhost --host 127.0.0.1")]
+    #[command(
+        after_help = "Example:\n  kbatch certs --out certs --host localhost --host 127.0.0.1"
+    )]
     Certs(certs::CertsArgs),
     /// Print every CustomResourceDefinition (apiextensions.k8s.io/v1), generated from the types.
     #[command(after_help = "Example:\n  kbatch crds | kubectl apply -f -")]
     Crds,
+    /// Submit a shell script with #KB directives (like Slurm's #SBATCH) as a BatchJob.
+    ///
+    /// Exits 0 when submitted (or printed), 1 when refused by policy, 2 for a bad script.
+    #[command(after_help = KSUB_EXAMPLES)]
+    Ksub(ksub::KsubArgs),
 }
+
+/// The examples of `ksub --help`.
+pub const KSUB_EXAMPLES: &str = "Directives (at the top of the script, keywords case-insensitive):\n  \
+    #KB Jobname <prefix>   #KB Namespace <ns>      #KB Image <image>      #KB Queuename <queue>\n  \
+    #KB MaxWallTime <dur>  #KB MinCpu <qty>        #KB MinMemory <qty>    #KB GPU <model> <count>\n  \
+    #KB Mount <pvc> <path> #KB Taskcount <n>       #KB RetryLimit <n>     #KB PreemptibleVM Require|Prefer|Forbid\n\n\
+Examples:\n  \
+    ksub --dry-run render.sh\n  \
+    ksub --policy manifests/examples --dry-run render.sh\n  \
+    ksub --dependency Success:render-frames encode.sh";
 
 /// Arguments of `kbatch check`.
 #[derive(Debug, clap::Args)]
@@ -93,6 +111,7 @@ impl Cli {
             }
             Command::Certs(args) => report(certs::run(args)),
             Command::Crds => report(crds::render().map(|yaml| print!("{yaml}"))),
+            Command::Ksub(args) => ksub::run(args),
         }
     }
 }

@@ -1,10 +1,10 @@
 //! `kbatch serve`: the webhook over a policy snapshot.
 
+use crate::{PolicyReviewer, Reviewer, ServerConfig};
 use anyhow::Context;
 use kbatch_admission::AdmissionConfig;
 use kbatch_manifests::{DocumentError, policy_set, read_paths};
 use kbatch_policy::snapshot::PolicySet;
-use kbatch_webhook::{PolicyReviewer, Reviewer, ServerConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,7 +13,12 @@ use std::sync::Arc;
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// Serve the policy objects in the YAML files under DIR (no cluster needed).
-    #[arg(long, value_name = "DIR", required_unless_present = "kube", conflicts_with = "kube")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "kube",
+        conflicts_with = "kube"
+    )]
     policy: Option<PathBuf>,
     /// Watch the policy objects in the cluster (kubeconfig or in-cluster configuration).
     #[arg(long)]
@@ -51,12 +56,14 @@ fn load_policy(dir: &std::path::Path) -> anyhow::Result<PolicySet> {
         }
     }
     tracing::info!(objects = docs.len(), dir = %dir.display(), "policy loaded");
-    Ok(policy_set(docs.iter().filter_map(|d| d.object.as_ref().ok())))
+    Ok(policy_set(
+        docs.iter().filter_map(|d| d.object.as_ref().ok()),
+    ))
 }
 
 /// Loads the policy (or starts watching it) and serves until SIGTERM or Ctrl-C.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    kbatch_webhook::init_tracing(args.log_format == "json");
+    crate::init_tracing(args.log_format == "json");
     let admission = AdmissionConfig {
         admin_groups: args.admin_groups,
         allow_users_without_context: args.allow_users_without_context,
@@ -74,7 +81,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = ServerConfig::new(args.tls_cert, args.tls_key);
     config.addr = args.addr;
     config.probe_addr = args.probe_addr;
-    runtime.block_on(kbatch_webhook::serve(config, reviewer, shutdown_signal()))
+    runtime.block_on(crate::serve(config, reviewer, shutdown_signal()))
 }
 
 /// Resolves on SIGTERM (what Kubernetes sends) or Ctrl-C.

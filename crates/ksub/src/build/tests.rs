@@ -6,7 +6,12 @@ fn script(text: &str) -> Script {
 }
 
 fn container(job: &BatchJob) -> &Container {
-    &job.spec.task_groups[0].template.spec.as_ref().unwrap().containers[0]
+    &job.spec.task_groups[0]
+        .template
+        .spec
+        .as_ref()
+        .unwrap()
+        .containers[0]
 }
 
 fn pod(job: &BatchJob) -> &PodSpec {
@@ -23,7 +28,10 @@ fn a_minimal_script_leaves_everything_else_to_the_queue() {
     assert_eq!(job.metadata.namespace, None);
     assert_eq!(
         job.metadata.annotations,
-        Some(BTreeMap::from([(SCRIPT_ANNOTATION.to_owned(), "hello.sh".to_owned())]))
+        Some(BTreeMap::from([(
+            SCRIPT_ANNOTATION.to_owned(),
+            "hello.sh".to_owned()
+        )]))
     );
     assert_eq!(job.spec.batch_queue_name, "long");
     assert_eq!(job.spec.dependencies, []);
@@ -42,7 +50,11 @@ fn a_minimal_script_leaves_everything_else_to_the_queue() {
     assert_eq!(c.image.as_deref(), Some("busybox:1.36"));
     assert_eq!(
         c.command,
-        Some(vec!["/bin/sh".to_owned(), "-c".to_owned(), MINIMAL.to_owned()])
+        Some(vec![
+            "/bin/sh".to_owned(),
+            "-c".to_owned(),
+            MINIMAL.to_owned()
+        ])
     );
     assert_eq!(c.args, None);
     assert_eq!(c.resources, None);
@@ -58,12 +70,20 @@ fn directives_fill_the_task_group() {
     let group = &job.spec.task_groups[0];
     assert_eq!(group.max_wall_time.as_deref(), Some("6h"));
     assert_eq!(group.retry_limit, Some(2));
-    assert_eq!(group.index_spec, Some(IndexSpec { task_count: Some(10) }));
+    assert_eq!(
+        group.index_spec,
+        Some(IndexSpec {
+            task_count: Some(10)
+        })
+    );
     let resources = container(&job).resources.clone().unwrap();
     let q = |s: &str| Quantity(s.to_owned());
     assert_eq!(
         resources.requests,
-        Some(BTreeMap::from([("cpu".to_owned(), q("4")), ("memory".to_owned(), q("16Gi"))]))
+        Some(BTreeMap::from([
+            ("cpu".to_owned(), q("4")),
+            ("memory".to_owned(), q("16Gi"))
+        ]))
     );
     assert_eq!(
         resources.limits,
@@ -96,7 +116,10 @@ fn directives_fill_the_task_group() {
         .collect();
     assert_eq!(
         mounts,
-        [("mount-0".to_owned(), "/in".to_owned()), ("mount-1".to_owned(), "/out".to_owned())]
+        [
+            ("mount-0".to_owned(), "/in".to_owned()),
+            ("mount-1".to_owned(), "/out".to_owned())
+        ]
     );
 }
 
@@ -129,10 +152,20 @@ fn namespace_directive_wins_over_the_kubeconfig() {
 
 #[test]
 fn jobname_becomes_generate_name() {
-    for (directive, expected) in [("render", "render-"), ("render-", "render-"), ("r--", "r--")] {
-        let s = script(&format!("#KB Jobname {directive}\n#KB Image x\n#KB Queuename q\n"));
+    for (directive, expected) in [
+        ("render", "render-"),
+        ("render-", "render-"),
+        ("r--", "r--"),
+    ] {
+        let s = script(&format!(
+            "#KB Jobname {directive}\n#KB Image x\n#KB Queuename q\n"
+        ));
         let job = build_job(&s, "other.sh", &BuildOptions::default());
-        assert_eq!(job.metadata.generate_name.as_deref(), Some(expected), "{directive}");
+        assert_eq!(
+            job.metadata.generate_name.as_deref(),
+            Some(expected),
+            "{directive}"
+        );
     }
 }
 
@@ -155,13 +188,20 @@ fn default_generate_name_from_the_file_name() {
         let name = default_generate_name(source);
         assert_eq!(name, expected, "{source:?}");
         assert!(name.len() <= MAX_GENERATE_NAME, "{source:?}");
-        assert!(crate::values::job_name(&name).is_ok(), "{source:?} gives an invalid {name:?}");
+        assert!(
+            crate::values::job_name(&name).is_ok(),
+            "{source:?} gives an invalid {name:?}"
+        );
     }
 }
 
 #[test]
 fn annotation_names_the_file_not_the_path() {
-    let job = build_job(&script(MINIMAL), "/home/alice/jobs/x.sh", &BuildOptions::default());
+    let job = build_job(
+        &script(MINIMAL),
+        "/home/alice/jobs/x.sh",
+        &BuildOptions::default(),
+    );
     let annotations = job.metadata.annotations.unwrap();
     assert_eq!(annotations[SCRIPT_ANNOTATION], "x.sh");
     for stdin in ["", "-"] {

@@ -59,6 +59,10 @@ pub struct BatchBudgetStatus {
     /// One entry per window of the spec.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub window_status_list: Vec<BudgetWindowStatus>,
+    /// Charges and refunds applied whose jobs have not yet acknowledged them: re-applying
+    /// one of these is a no-op (see `kbatch_policy::budget::ledger`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ledger: Vec<crate::budget::LedgerEntry>,
 }
 
 /// The current window of one duration and its history.
@@ -72,6 +76,9 @@ pub struct BudgetWindowStatus {
     pub start_time: Time,
     /// Spent (reserved, net of refunds) in the current window.
     pub amount: f64,
+    /// `amount`, exactly: the controller's source of truth when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_exact: Option<crate::budget::Money>,
     /// Closed windows, newest last: 90 daily, 3 thirty-day.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub window_history: Vec<BudgetWindowHistoryRecord>,
@@ -89,4 +96,7 @@ pub struct BudgetWindowHistoryRecord {
     pub window_end_time: Time,
     /// Spent in it.
     pub amount: f64,
+    /// `amount`, exactly: the controller's source of truth when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_exact: Option<crate::budget::Money>,
 }

@@ -165,6 +165,10 @@ pub struct BatchJobStatus {
     /// Per task group: which task indexes succeeded, failed or are active.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group_status: Vec<GroupStatus>,
+    /// The job's budget reservation and how far charging and refunding it have got
+    /// (see `kbatch_policy::budget::ledger`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation: Option<crate::budget::ReservationRecord>,
 }
 
 /// A copy of the queue's BatchPriority.

@@ -112,7 +112,8 @@ impl std::fmt::Display for Kind {
 /// assert_eq!(crds.len(), 7);
 /// assert_eq!(crds[0].metadata.name.as_deref(), Some("batchjobs.kbatch.k8s.io"));
 /// ```
-pub fn crds() -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
+pub fn crds()
+-> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
 {
     use kube::CustomResourceExt;
     vec![

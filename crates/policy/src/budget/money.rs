@@ -49,7 +49,7 @@ pub enum MoneyError {
     OutOfRange(String),
     /// NaN or an infinity.
     #[error("{0} is not a finite amount")]
-    NotFinite(f64),
+    NotFinite(String),
 }
 
 impl Money {
@@ -88,7 +88,7 @@ impl Money {
     /// ```
     pub fn from_f64(value: f64) -> Result<Money, MoneyError> {
         if !value.is_finite() {
-            return Err(MoneyError::NotFinite(value));
+            return Err(MoneyError::NotFinite(value.to_string()));
         }
         parse_decimal(&format!("{value}"), true)
     }
@@ -134,35 +134,45 @@ fn parse_decimal(text: &str, round: bool) -> Result<Money, MoneyError> {
     };
     let (int_part, frac_part) = digits.split_once('.').unwrap_or((digits, ""));
     let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if int_part.is_empty() && frac_part.is_empty()
+    if int_part.is_empty()
+        || digits.contains('.') && frac_part.is_empty()
         || !all_digits(int_part)
         || !all_digits(frac_part)
-        || digits.ends_with('.') && frac_part.is_empty() && int_part.is_empty()
     {
         return Err(syntax());
     }
     let too_large = || MoneyError::OutOfRange(text.to_owned());
-    let mut nanos: i128 = 0;
+    // Accumulate the magnitude unsigned: i128::MIN has no positive counterpart.
+    let mut nanos: u128 = 0;
     for b in int_part.bytes() {
         nanos = nanos
             .checked_mul(10)
-            .and_then(|n| n.checked_add(i128::from(b - b'0')))
+            .and_then(|n| n.checked_add(u128::from(b - b'0')))
             .ok_or_else(too_large)?;
     }
-    nanos = nanos.checked_mul(NANOS_PER_UNIT).ok_or_else(too_large)?;
+    nanos = nanos
+        .checked_mul(NANOS_PER_UNIT.unsigned_abs())
+        .ok_or_else(too_large)?;
     let (kept, dropped) = frac_part.split_at(frac_part.len().min(DECIMALS));
     if !dropped.is_empty() && !round {
         return Err(MoneyError::TooPrecise(text.to_owned()));
     }
-    let mut scale = NANOS_PER_UNIT;
+    let mut scale = NANOS_PER_UNIT.unsigned_abs();
     for b in kept.bytes() {
         scale /= 10;
-        nanos += i128::from(b - b'0') * scale;
+        nanos = nanos
+            .checked_add(u128::from(b - b'0') * scale)
+            .ok_or_else(too_large)?;
     }
     if dropped.as_bytes().first().is_some_and(|&b| b >= b'5') {
         nanos = nanos.checked_add(1).ok_or_else(too_large)?;
     }
-    Ok(Money(if negative { -nanos } else { nanos }))
+    let value = if negative {
+        0_i128.checked_sub_unsigned(nanos)
+    } else {
+        i128::try_from(nanos).ok()
+    };
+    value.map(Money).ok_or_else(too_large)
 }
 
 impl fmt::Display for Money {

@@ -51,7 +51,10 @@ impl U256 {
     /// `self + other`, `None` on overflow.
     pub(crate) fn checked_add(self, other: U256) -> Option<U256> {
         let (lo, carry) = self.lo.overflowing_add(other.lo);
-        let hi = self.hi.checked_add(other.hi)?.checked_add(u128::from(carry))?;
+        let hi = self
+            .hi
+            .checked_add(other.hi)?
+            .checked_add(u128::from(carry))?;
         Some(U256 { hi, lo })
     }
 
@@ -86,11 +89,6 @@ impl U256 {
         } else {
             q.checked_add(U256::from_u128(1))
         }
-    }
-
-    /// `⌊self / d⌋`; `None` when `d` is zero.
-    pub(crate) fn div_floor_u128(self, d: u128) -> Option<U256> {
-        self.div_rem_u128(d).map(|(q, _)| q)
     }
 
     /// Narrows to `u128`, `None` when it does not fit.

@@ -91,7 +91,9 @@ impl Field {
                 .map_err(|e| e.to_string())
                 .and_then(|q| {
                     if q.is_negative() || q.nanos() % 1_000_000_000 != 0 {
-                        Err(format!("{text:?} is not a whole number of GPUs (0, 1, 2, …)"))
+                        Err(format!(
+                            "{text:?} is not a whole number of GPUs (0, 1, 2, …)"
+                        ))
                     } else {
                         Ok(Value::Quantity(q))
                     }
@@ -99,7 +101,9 @@ impl Field {
             // retryLimit is an int32 in the job, so larger operands could never be compared.
             Field::RetryLimit => match text.parse::<i32>() {
                 Ok(n) if n >= 0 => Ok(Value::Integer(i64::from(n))),
-                _ => Err(format!("{text:?} is not a whole number from 0 to 2147483647")),
+                _ => Err(format!(
+                    "{text:?} is not a whole number from 0 to 2147483647"
+                )),
             },
             Field::GpuModel => {
                 if text.is_empty() {

@@ -25,7 +25,13 @@ fn parse_one(name: &str, operator: &str, values: &[&str]) -> Constraint {
 }
 
 /// (field, operator, values, the job's value or None for unset, holds)
-type Case = (&'static str, &'static str, &'static [&'static str], Option<&'static str>, bool);
+type Case = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    Option<&'static str>,
+    bool,
+);
 
 const CASES: &[Case] = &[
     // WallTime
@@ -107,14 +113,50 @@ const CASES: &[Case] = &[
     ("Gpu", "Exists", &[], Some("0"), true),
     ("Gpu", "Exists", &[], None, false),
     // GpuModel
-    ("GpuModel", "Equal", &["nvidia-tesla-t4"], Some("nvidia-tesla-t4"), true),
-    ("GpuModel", "Equal", &["nvidia-tesla-t4"], Some("nvidia-l4"), false),
+    (
+        "GpuModel",
+        "Equal",
+        &["nvidia-tesla-t4"],
+        Some("nvidia-tesla-t4"),
+        true,
+    ),
+    (
+        "GpuModel",
+        "Equal",
+        &["nvidia-tesla-t4"],
+        Some("nvidia-l4"),
+        false,
+    ),
     ("GpuModel", "Equal", &["nvidia-tesla-t4"], None, false),
-    ("GpuModel", "In", &["nvidia-tesla-t4", "nvidia-l4"], Some("nvidia-l4"), true),
-    ("GpuModel", "In", &["nvidia-tesla-t4", "nvidia-l4"], Some("nvidia-tesla-k80"), false),
+    (
+        "GpuModel",
+        "In",
+        &["nvidia-tesla-t4", "nvidia-l4"],
+        Some("nvidia-l4"),
+        true,
+    ),
+    (
+        "GpuModel",
+        "In",
+        &["nvidia-tesla-t4", "nvidia-l4"],
+        Some("nvidia-tesla-k80"),
+        false,
+    ),
     ("GpuModel", "In", &["nvidia-l4"], None, false),
-    ("GpuModel", "NotIn", &["nvidia-tesla-k80"], Some("nvidia-l4"), true),
-    ("GpuModel", "NotIn", &["nvidia-tesla-k80"], Some("nvidia-tesla-k80"), false),
+    (
+        "GpuModel",
+        "NotIn",
+        &["nvidia-tesla-k80"],
+        Some("nvidia-l4"),
+        true,
+    ),
+    (
+        "GpuModel",
+        "NotIn",
+        &["nvidia-tesla-k80"],
+        Some("nvidia-tesla-k80"),
+        false,
+    ),
     ("GpuModel", "NotIn", &["nvidia-tesla-k80"], None, true),
     ("GpuModel", "Exists", &[], Some("nvidia-l4"), true),
     ("GpuModel", "Exists", &[], None, false),
@@ -152,7 +194,9 @@ fn every_operator_on_every_field() {
     // The table covers the full field × operator matrix that the SPEC allows.
     for field in Field::ALL {
         for op in Operator::ALL {
-            let covered = CASES.iter().any(|c| c.0 == field.as_str() && c.1 == op.as_str());
+            let covered = CASES
+                .iter()
+                .any(|c| c.0 == field.as_str() && c.1 == op.as_str());
             assert_eq!(covered, field.allows(op), "{field} {op}");
         }
     }
@@ -179,7 +223,10 @@ fn defaults_come_from_default_then_equal_then_in() {
         .iter()
         .map(|c| c.default_value().map(|(_, raw)| raw))
         .collect();
-    assert_eq!(defaults, [Some("1h"), Some("0"), Some("1"), None, None, None]);
+    assert_eq!(
+        defaults,
+        [Some("1h"), Some("0"), Some("1"), None, None, None]
+    );
 }
 
 /// (constraint, expected field path, expected reason)
@@ -188,36 +235,142 @@ type BadCase = (ConstraintSpec, &'static str, Reason);
 #[test]
 fn malformed_constraints_are_refused_with_their_index() {
     let cases: Vec<BadCase> = vec![
-        (spec("Walltime", "LessThan", &["1h"], None), "spec.constraints[0].name", Reason::UnknownConstraintField),
-        (spec("WallTime", "Less", &["1h"], None), "spec.constraints[0].operator", Reason::UnknownOperator),
-        (spec("GpuModel", "LessThan", &["t4"], None), "spec.constraints[0].operator", Reason::UnknownOperator),
-        (spec("GpuModel", "GreaterThan", &["t4"], None), "spec.constraints[0].operator", Reason::UnknownOperator),
-        (spec("WallTime", "LessThan", &[], None), "spec.constraints[0].values", Reason::WrongArity),
-        (spec("WallTime", "LessThan", &["1h", "2h"], None), "spec.constraints[0].values", Reason::WrongArity),
-        (spec("Cpu", "GreaterThan", &[], None), "spec.constraints[0].values", Reason::WrongArity),
-        (spec("Memory", "Equal", &["1Gi", "2Gi"], None), "spec.constraints[0].values", Reason::WrongArity),
-        (spec("Gpu", "In", &[], None), "spec.constraints[0].values", Reason::WrongArity),
-        (spec("Gpu", "NotIn", &[], None), "spec.constraints[0].values", Reason::WrongArity),
-        (spec("Gpu", "Exists", &["1"], None), "spec.constraints[0].values", Reason::WrongArity),
-        (spec("WallTime", "LessThan", &["1w"], None), "spec.constraints[0].values[0]", Reason::Invalid),
-        (spec("WallTime", "In", &["1h", "-1h"], None), "spec.constraints[0].values[1]", Reason::Invalid),
-        (spec("Memory", "LessThan", &["16GB"], None), "spec.constraints[0].values[0]", Reason::Invalid),
-        (spec("Memory", "LessThan", &["-1Gi"], None), "spec.constraints[0].values[0]", Reason::Invalid),
-        (spec("Cpu", "LessThan", &["one"], None), "spec.constraints[0].values[0]", Reason::Invalid),
-        (spec("Gpu", "LessThan", &["1.5"], None), "spec.constraints[0].values[0]", Reason::Invalid),
-        (spec("Gpu", "LessThan", &["500m"], None), "spec.constraints[0].values[0]", Reason::Invalid),
-        (spec("RetryLimit", "LessThan", &["-1"], None), "spec.constraints[0].values[0]", Reason::Invalid),
-        (spec("RetryLimit", "LessThan", &["3000000000"], None), "spec.constraints[0].values[0]", Reason::Invalid),
-        (spec("GpuModel", "Equal", &[""], None), "spec.constraints[0].values[0]", Reason::Invalid),
-        (spec("WallTime", "LessThan", &["24h"], Some("soon")), "spec.constraints[0].default", Reason::Invalid),
-        (spec("WallTime", "LessThan", &["24h"], Some("48h")), "spec.constraints[0].default", Reason::Invalid),
-        (spec("Gpu", "NotIn", &["1"], Some("1")), "spec.constraints[0].default", Reason::Invalid),
+        (
+            spec("Walltime", "LessThan", &["1h"], None),
+            "spec.constraints[0].name",
+            Reason::UnknownConstraintField,
+        ),
+        (
+            spec("WallTime", "Less", &["1h"], None),
+            "spec.constraints[0].operator",
+            Reason::UnknownOperator,
+        ),
+        (
+            spec("GpuModel", "LessThan", &["t4"], None),
+            "spec.constraints[0].operator",
+            Reason::UnknownOperator,
+        ),
+        (
+            spec("GpuModel", "GreaterThan", &["t4"], None),
+            "spec.constraints[0].operator",
+            Reason::UnknownOperator,
+        ),
+        (
+            spec("WallTime", "LessThan", &[], None),
+            "spec.constraints[0].values",
+            Reason::WrongArity,
+        ),
+        (
+            spec("WallTime", "LessThan", &["1h", "2h"], None),
+            "spec.constraints[0].values",
+            Reason::WrongArity,
+        ),
+        (
+            spec("Cpu", "GreaterThan", &[], None),
+            "spec.constraints[0].values",
+            Reason::WrongArity,
+        ),
+        (
+            spec("Memory", "Equal", &["1Gi", "2Gi"], None),
+            "spec.constraints[0].values",
+            Reason::WrongArity,
+        ),
+        (
+            spec("Gpu", "In", &[], None),
+            "spec.constraints[0].values",
+            Reason::WrongArity,
+        ),
+        (
+            spec("Gpu", "NotIn", &[], None),
+            "spec.constraints[0].values",
+            Reason::WrongArity,
+        ),
+        (
+            spec("Gpu", "Exists", &["1"], None),
+            "spec.constraints[0].values",
+            Reason::WrongArity,
+        ),
+        (
+            spec("WallTime", "LessThan", &["1w"], None),
+            "spec.constraints[0].values[0]",
+            Reason::Invalid,
+        ),
+        (
+            spec("WallTime", "In", &["1h", "-1h"], None),
+            "spec.constraints[0].values[1]",
+            Reason::Invalid,
+        ),
+        (
+            spec("Memory", "LessThan", &["16GB"], None),
+            "spec.constraints[0].values[0]",
+            Reason::Invalid,
+        ),
+        (
+            spec("Memory", "LessThan", &["-1Gi"], None),
+            "spec.constraints[0].values[0]",
+            Reason::Invalid,
+        ),
+        (
+            spec("Cpu", "LessThan", &["one"], None),
+            "spec.constraints[0].values[0]",
+            Reason::Invalid,
+        ),
+        (
+            spec("Gpu", "LessThan", &["1.5"], None),
+            "spec.constraints[0].values[0]",
+            Reason::Invalid,
+        ),
+        (
+            spec("Gpu", "LessThan", &["500m"], None),
+            "spec.constraints[0].values[0]",
+            Reason::Invalid,
+        ),
+        (
+            spec("RetryLimit", "LessThan", &["-1"], None),
+            "spec.constraints[0].values[0]",
+            Reason::Invalid,
+        ),
+        (
+            spec("RetryLimit", "LessThan", &["3000000000"], None),
+            "spec.constraints[0].values[0]",
+            Reason::Invalid,
+        ),
+        (
+            spec("GpuModel", "Equal", &[""], None),
+            "spec.constraints[0].values[0]",
+            Reason::Invalid,
+        ),
+        (
+            spec("WallTime", "LessThan", &["24h"], Some("soon")),
+            "spec.constraints[0].default",
+            Reason::Invalid,
+        ),
+        (
+            spec("WallTime", "LessThan", &["24h"], Some("48h")),
+            "spec.constraints[0].default",
+            Reason::Invalid,
+        ),
+        (
+            spec("Gpu", "NotIn", &["1"], Some("1")),
+            "spec.constraints[0].default",
+            Reason::Invalid,
+        ),
     ];
     for (c, path, reason) in cases {
         let described = format!("{c:?}");
-        let err = ConstraintSet::parse("c", &BatchJobConstraintSpec { constraints: vec![c] }).unwrap_err();
+        let err = ConstraintSet::parse(
+            "c",
+            &BatchJobConstraintSpec {
+                constraints: vec![c],
+            },
+        )
+        .unwrap_err();
         let v = &err.as_slice()[0];
-        assert_eq!((v.field.as_str(), v.reason), (path, reason), "{described}: {err}");
+        assert_eq!(
+            (v.field.as_str(), v.reason),
+            (path, reason),
+            "{described}: {err}"
+        );
     }
 }
 
@@ -249,7 +402,16 @@ fn every_problem_is_reported_not_only_the_first() {
 
 #[test]
 fn describe_reads_like_the_manifest() {
-    assert_eq!(parse_one("WallTime", "LessThan", &["24h"]).describe(), "WallTime LessThan 24h");
-    assert_eq!(parse_one("Gpu", "In", &["1", "2"]).describe(), "Gpu In [1, 2]");
-    assert_eq!(parse_one("GpuModel", "Exists", &[]).describe(), "GpuModel Exists");
+    assert_eq!(
+        parse_one("WallTime", "LessThan", &["24h"]).describe(),
+        "WallTime LessThan 24h"
+    );
+    assert_eq!(
+        parse_one("Gpu", "In", &["1", "2"]).describe(),
+        "Gpu In [1, 2]"
+    );
+    assert_eq!(
+        parse_one("GpuModel", "Exists", &[]).describe(),
+        "GpuModel Exists"
+    );
 }

@@ -42,7 +42,10 @@ pub(crate) fn containers(spec: &PodSpec) -> Vec<ContainerView<'_>> {
 }
 
 /// Calls `f` with the security context slot of every container of the pod.
-pub(crate) fn for_each_security_mut(spec: &mut PodSpec, mut f: impl FnMut(&mut Option<SecurityContext>)) {
+pub(crate) fn for_each_security_mut(
+    spec: &mut PodSpec,
+    mut f: impl FnMut(&mut Option<SecurityContext>),
+) {
     for c in &mut spec.containers {
         f(&mut c.security_context);
     }

@@ -23,7 +23,11 @@ pub fn default_pod_security(policy: &SecurityPolicySpec, job: &mut BatchJob) {
         if let Some(uid) = must_run_as_min(policy.run_as_user.as_ref()) {
             pod_sc.run_as_user.get_or_insert(uid);
         }
-        if policy.run_as_user.as_ref().is_some_and(|r| r.rule == "MustRunAsNonRoot") {
+        if policy
+            .run_as_user
+            .as_ref()
+            .is_some_and(|r| r.rule == "MustRunAsNonRoot")
+        {
             pod_sc.run_as_non_root.get_or_insert(true);
         }
         if let Some(gid) = must_run_as_min(policy.run_as_group.as_ref()) {
@@ -46,7 +50,11 @@ pub fn default_pod_security(policy: &SecurityPolicySpec, job: &mut BatchJob) {
         {
             pod_sc.se_linux_options.get_or_insert(options);
         }
-        if pod.security_context.as_ref().is_some_and(|sc| *sc == Default::default()) {
+        if pod
+            .security_context
+            .as_ref()
+            .is_some_and(|sc| *sc == Default::default())
+        {
             pod.security_context = None;
         }
         for_each_security_mut(pod, |slot| {
@@ -57,7 +65,9 @@ pub fn default_pod_security(policy: &SecurityPolicySpec, job: &mut BatchJob) {
             if policy.read_only_root_filesystem == Some(true) {
                 sc.read_only_root_filesystem.get_or_insert(true);
             }
-            if !policy.required_drop_capabilities.is_empty() || !policy.default_add_capabilities.is_empty() {
+            if !policy.required_drop_capabilities.is_empty()
+                || !policy.default_add_capabilities.is_empty()
+            {
                 let caps = sc.capabilities.get_or_insert_with(Default::default);
                 let drop = caps.drop.get_or_insert_with(Vec::new);
                 for cap in &policy.required_drop_capabilities {
@@ -68,7 +78,9 @@ pub fn default_pod_security(policy: &SecurityPolicySpec, job: &mut BatchJob) {
                 if drop.is_empty() {
                     caps.drop = None;
                 }
-                if !policy.default_add_capabilities.is_empty() && caps.add.as_ref().is_none_or(Vec::is_empty) {
+                if !policy.default_add_capabilities.is_empty()
+                    && caps.add.as_ref().is_none_or(Vec::is_empty)
+                {
                     caps.add = Some(policy.default_add_capabilities.clone());
                 }
             }

@@ -62,8 +62,8 @@ pub fn require_context<'p>(
 /// Defaults the job's pod templates from the user's context, if the user has one.
 pub fn default_job_security(policy: &PolicySet, job: &mut BatchJob, user: &str) {
     let namespace = job_namespace(job);
-    if let Some(spec) = resolve_context(policy, &namespace, user)
-        .and_then(|c| c.spec.security_policy_spec.clone())
+    if let Some(spec) =
+        resolve_context(policy, &namespace, user).and_then(|c| c.spec.security_policy_spec.clone())
     {
         default_pod_security(&spec, job);
     }

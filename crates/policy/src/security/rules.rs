@@ -7,7 +7,11 @@ use k8s_openapi::api::core::v1::{PodSecurityContext, PodSpec, Volume};
 
 /// Every way the job's pod templates break `policy` (the spec of user context `context`),
 /// naming the task group, the container and the field.
-pub fn validate_pod_security(context: &str, policy: &SecurityPolicySpec, job: &BatchJob) -> Violations {
+pub fn validate_pod_security(
+    context: &str,
+    policy: &SecurityPolicySpec,
+    job: &BatchJob,
+) -> Violations {
     let mut v = Violations::new();
     for (i, group) in job.spec.task_groups.iter().enumerate() {
         let Some(pod) = group.template.spec.as_ref() else {
@@ -63,7 +67,10 @@ impl Check<'_> {
             ("hostPID", pod.host_pid, policy.host_pid),
         ] {
             if set == Some(true) && allowed != Some(true) {
-                self.refuse(format!("{}.{field}", self.at), format!("{field} is not allowed"));
+                self.refuse(
+                    format!("{}.{field}", self.at),
+                    format!("{field} is not allowed"),
+                );
             }
         }
         if !policy.volumes.iter().any(|v| v == "*") {
@@ -75,7 +82,11 @@ impl Check<'_> {
                         format!(
                             "volume {:?} is of type {kind}, which is not allowed (allowed: {})",
                             volume.name,
-                            if policy.volumes.is_empty() { "none".to_owned() } else { policy.volumes.join(", ") }
+                            if policy.volumes.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                policy.volumes.join(", ")
+                            }
                         ),
                     );
                 }
@@ -83,24 +94,40 @@ impl Check<'_> {
         }
         let sc = pod.security_context.as_ref();
         let fs_group = sc.and_then(|s| s.fs_group);
-        self.pod_group("fsGroup", policy.fs_group.as_ref(), fs_group.into_iter().collect(), fs_group.is_none());
-        let supplemental = sc.and_then(|s| s.supplemental_groups.clone()).unwrap_or_default();
+        self.pod_group(
+            "fsGroup",
+            policy.fs_group.as_ref(),
+            fs_group.into_iter().collect(),
+            fs_group.is_none(),
+        );
+        let supplemental = sc
+            .and_then(|s| s.supplemental_groups.clone())
+            .unwrap_or_default();
         let none = supplemental.is_empty();
-        self.pod_group("supplementalGroups", policy.supplemental_groups.as_ref(), supplemental, none);
+        self.pod_group(
+            "supplementalGroups",
+            policy.supplemental_groups.as_ref(),
+            supplemental,
+            none,
+        );
     }
 
     fn pod_group(&mut self, field: &str, rule: Option<&IdRule>, ids: Vec<i64>, unset: bool) {
         let Some(rule) = rule else { return };
         let path = format!("{}.securityContext.{field}", self.at);
         match rule.rule.as_str() {
-            "MustRunAs" if unset => {
-                self.refuse(path, format!("{field} must be set within {}", ranges_text(&rule.ranges)))
-            }
+            "MustRunAs" if unset => self.refuse(
+                path,
+                format!("{field} must be set within {}", ranges_text(&rule.ranges)),
+            ),
             "MustRunAs" | "MayRunAs" => {
                 for id in ids.into_iter().filter(|id| !in_ranges(*id, &rule.ranges)) {
                     self.refuse(
                         path.clone(),
-                        format!("{field} {id} is outside the allowed ranges {}", ranges_text(&rule.ranges)),
+                        format!(
+                            "{field} {id} is outside the allowed ranges {}",
+                            ranges_text(&rule.ranges)
+                        ),
                     );
                 }
             }
@@ -108,20 +135,32 @@ impl Check<'_> {
         }
     }
 
-    fn container(&mut self, policy: &SecurityPolicySpec, pod_sc: Option<&PodSecurityContext>, c: &ContainerView<'_>) {
+    fn container(
+        &mut self,
+        policy: &SecurityPolicySpec,
+        pod_sc: Option<&PodSecurityContext>,
+        c: &ContainerView<'_>,
+    ) {
         let at = format!("{}.{}", self.at, c.path);
         let who = format!("container {:?}", c.name);
         let sc = c.security;
         if sc.and_then(|s| s.privileged) == Some(true) && policy.privileged != Some(true) {
-            self.refuse(format!("{at}.securityContext.privileged"), format!("{who} may not run privileged"));
+            self.refuse(
+                format!("{at}.securityContext.privileged"),
+                format!("{who} may not run privileged"),
+            );
         }
-        if policy.allow_privilege_escalation == Some(false) && sc.and_then(|s| s.allow_privilege_escalation) != Some(false) {
+        if policy.allow_privilege_escalation == Some(false)
+            && sc.and_then(|s| s.allow_privilege_escalation) != Some(false)
+        {
             self.refuse(
                 format!("{at}.securityContext.allowPrivilegeEscalation"),
                 format!("{who} must set allowPrivilegeEscalation: false"),
             );
         }
-        if policy.read_only_root_filesystem == Some(true) && sc.and_then(|s| s.read_only_root_filesystem) != Some(true) {
+        if policy.read_only_root_filesystem == Some(true)
+            && sc.and_then(|s| s.read_only_root_filesystem) != Some(true)
+        {
             self.refuse(
                 format!("{at}.securityContext.readOnlyRootFilesystem"),
                 format!("{who} must set readOnlyRootFilesystem: true"),
@@ -129,24 +168,50 @@ impl Check<'_> {
         }
         self.capabilities(policy, sc, &at, &who);
         for (k, port) in c.ports.iter().enumerate() {
-            let Some(host_port) = port.host_port.filter(|p| *p != 0) else { continue };
-            if !policy.host_ports.iter().any(|r| (r.min..=r.max).contains(&host_port)) {
-                self.refuse(format!("{at}.ports[{k}].hostPort"), format!("{who} may not use host port {host_port}"));
+            let Some(host_port) = port.host_port.filter(|p| *p != 0) else {
+                continue;
+            };
+            if !policy
+                .host_ports
+                .iter()
+                .any(|r| (r.min..=r.max).contains(&host_port))
+            {
+                self.refuse(
+                    format!("{at}.ports[{k}].hostPort"),
+                    format!("{who} may not use host port {host_port}"),
+                );
             }
         }
         // Container settings override the pod's.
-        let run_as_user = sc.and_then(|s| s.run_as_user).or(pod_sc.and_then(|s| s.run_as_user));
-        let run_as_group = sc.and_then(|s| s.run_as_group).or(pod_sc.and_then(|s| s.run_as_group));
-        let non_root = sc.and_then(|s| s.run_as_non_root).or(pod_sc.and_then(|s| s.run_as_non_root));
+        let run_as_user = sc
+            .and_then(|s| s.run_as_user)
+            .or(pod_sc.and_then(|s| s.run_as_user));
+        let run_as_group = sc
+            .and_then(|s| s.run_as_group)
+            .or(pod_sc.and_then(|s| s.run_as_group));
+        let non_root = sc
+            .and_then(|s| s.run_as_non_root)
+            .or(pod_sc.and_then(|s| s.run_as_non_root));
         if let Some(rule) = &policy.run_as_user {
             let field = format!("{at}.securityContext.runAsUser");
             match (rule.rule.as_str(), run_as_user) {
-                ("MustRunAs", None) => self.refuse(field, format!("{who} must run as a user within {}", ranges_text(&rule.ranges))),
+                ("MustRunAs", None) => self.refuse(
+                    field,
+                    format!(
+                        "{who} must run as a user within {}",
+                        ranges_text(&rule.ranges)
+                    ),
+                ),
                 ("MustRunAs", Some(uid)) if !in_ranges(uid, &rule.ranges) => self.refuse(
                     field,
-                    format!("{who} runs as user {uid}, outside the allowed ranges {}", ranges_text(&rule.ranges)),
+                    format!(
+                        "{who} runs as user {uid}, outside the allowed ranges {}",
+                        ranges_text(&rule.ranges)
+                    ),
                 ),
-                ("MustRunAsNonRoot", Some(0)) => self.refuse(field, format!("{who} may not run as root (user 0)")),
+                ("MustRunAsNonRoot", Some(0)) => {
+                    self.refuse(field, format!("{who} may not run as root (user 0)"))
+                }
                 ("MustRunAsNonRoot", None) if non_root != Some(true) => self.refuse(
                     format!("{at}.securityContext.runAsNonRoot"),
                     format!("{who} must set runAsNonRoot: true or a non-zero runAsUser"),
@@ -157,11 +222,21 @@ impl Check<'_> {
         if let Some(rule) = &policy.run_as_group {
             let field = format!("{at}.securityContext.runAsGroup");
             match (rule.rule.as_str(), run_as_group) {
-                ("MustRunAs", None) => self.refuse(field, format!("{who} must run as a group within {}", ranges_text(&rule.ranges))),
-                ("MustRunAs" | "MayRunAs", Some(gid)) if !in_ranges(gid, &rule.ranges) => self.refuse(
+                ("MustRunAs", None) => self.refuse(
                     field,
-                    format!("{who} runs as group {gid}, outside the allowed ranges {}", ranges_text(&rule.ranges)),
+                    format!(
+                        "{who} must run as a group within {}",
+                        ranges_text(&rule.ranges)
+                    ),
                 ),
+                ("MustRunAs" | "MayRunAs", Some(gid)) if !in_ranges(gid, &rule.ranges) => self
+                    .refuse(
+                        field,
+                        format!(
+                            "{who} runs as group {gid}, outside the allowed ranges {}",
+                            ranges_text(&rule.ranges)
+                        ),
+                    ),
                 _ => {}
             }
         }
@@ -211,10 +286,18 @@ impl Check<'_> {
             }
         }
         let may_add = |cap: &String| {
-            policy.allowed_capabilities.iter().any(|a| a == "*" || a == cap)
+            policy
+                .allowed_capabilities
+                .iter()
+                .any(|a| a == "*" || a == cap)
                 || policy.default_add_capabilities.contains(cap)
         };
-        for (k, cap) in caps.and_then(|c| c.add.as_deref()).unwrap_or(&[]).iter().enumerate() {
+        for (k, cap) in caps
+            .and_then(|c| c.add.as_deref())
+            .unwrap_or(&[])
+            .iter()
+            .enumerate()
+        {
             if !may_add(cap) {
                 self.refuse(
                     format!("{at}.securityContext.capabilities.add[{k}]"),

@@ -29,92 +29,198 @@ type Case = (&'static str, Value, Value, Vec<String>, Vec<String>);
 #[test]
 fn each_rule_allows_refuses_and_defaults() {
     let cases: Vec<Case> = vec![
-        ("privileged refused", json!({"privileged": false}),
+        (
+            "privileged refused",
+            json!({"privileged": false}),
             json!({"containers": [{"name": "c", "securityContext": {"privileged": true}}]}),
             vec![format!("{POD}.containers[0].securityContext.privileged")],
-            vec![format!("{POD}.containers[0].securityContext.privileged")]),
-        ("privileged allowed", json!({"privileged": true}),
-            json!({"containers": [{"name": "c", "securityContext": {"privileged": true}}]}), vec![], vec![]),
-        ("escalation defaulted off", json!({"allowPrivilegeEscalation": false}),
+            vec![format!("{POD}.containers[0].securityContext.privileged")],
+        ),
+        (
+            "privileged allowed",
+            json!({"privileged": true}),
+            json!({"containers": [{"name": "c", "securityContext": {"privileged": true}}]}),
+            vec![],
+            vec![],
+        ),
+        (
+            "escalation defaulted off",
+            json!({"allowPrivilegeEscalation": false}),
             json!({"containers": [{"name": "c"}]}),
-            vec![format!("{POD}.containers[0].securityContext.allowPrivilegeEscalation")], vec![]),
-        ("escalation set on is refused", json!({"allowPrivilegeEscalation": false}),
+            vec![format!(
+                "{POD}.containers[0].securityContext.allowPrivilegeEscalation"
+            )],
+            vec![],
+        ),
+        (
+            "escalation set on is refused",
+            json!({"allowPrivilegeEscalation": false}),
             json!({"containers": [{"name": "c", "securityContext": {"allowPrivilegeEscalation": true}}]}),
-            vec![format!("{POD}.containers[0].securityContext.allowPrivilegeEscalation")],
-            vec![format!("{POD}.containers[0].securityContext.allowPrivilegeEscalation")]),
-        ("required drops are added", json!({"requiredDropCapabilities": ["NET_RAW"]}),
+            vec![format!(
+                "{POD}.containers[0].securityContext.allowPrivilegeEscalation"
+            )],
+            vec![format!(
+                "{POD}.containers[0].securityContext.allowPrivilegeEscalation"
+            )],
+        ),
+        (
+            "required drops are added",
+            json!({"requiredDropCapabilities": ["NET_RAW"]}),
             json!({"containers": [{"name": "c"}]}),
-            vec![format!("{POD}.containers[0].securityContext.capabilities.drop")], vec![]),
-        ("dropping ALL covers every required drop", json!({"requiredDropCapabilities": ["NET_RAW", "SYS_ADMIN"]}),
-            json!({"containers": [{"name": "c", "securityContext": {"capabilities": {"drop": ["ALL"]}}}]}), vec![], vec![]),
-        ("adding a capability outside the allowed list", json!({"allowedCapabilities": ["NET_BIND_SERVICE"]}),
+            vec![format!(
+                "{POD}.containers[0].securityContext.capabilities.drop"
+            )],
+            vec![],
+        ),
+        (
+            "dropping ALL covers every required drop",
+            json!({"requiredDropCapabilities": ["NET_RAW", "SYS_ADMIN"]}),
+            json!({"containers": [{"name": "c", "securityContext": {"capabilities": {"drop": ["ALL"]}}}]}),
+            vec![],
+            vec![],
+        ),
+        (
+            "adding a capability outside the allowed list",
+            json!({"allowedCapabilities": ["NET_BIND_SERVICE"]}),
             json!({"containers": [{"name": "c", "securityContext": {"capabilities": {"add": ["NET_BIND_SERVICE", "SYS_ADMIN"]}}}]}),
-            vec![format!("{POD}.containers[0].securityContext.capabilities.add[1]")],
-            vec![format!("{POD}.containers[0].securityContext.capabilities.add[1]")]),
-        ("volume types", json!({"volumes": ["configMap", "persistentVolumeClaim"]}),
+            vec![format!(
+                "{POD}.containers[0].securityContext.capabilities.add[1]"
+            )],
+            vec![format!(
+                "{POD}.containers[0].securityContext.capabilities.add[1]"
+            )],
+        ),
+        (
+            "volume types",
+            json!({"volumes": ["configMap", "persistentVolumeClaim"]}),
             json!({"containers": [{"name": "c"}], "volumes": [
                 {"name": "data", "persistentVolumeClaim": {"claimName": "d"}},
                 {"name": "root", "hostPath": {"path": "/"}}]}),
-            vec![format!("{POD}.volumes[1]")], vec![format!("{POD}.volumes[1]")]),
-        ("any volume type", json!({"volumes": ["*"]}),
-            json!({"containers": [{"name": "c"}], "volumes": [{"name": "root", "hostPath": {"path": "/"}}]}), vec![], vec![]),
-        ("host namespaces", json!({"hostNetwork": false, "hostPID": true}),
+            vec![format!("{POD}.volumes[1]")],
+            vec![format!("{POD}.volumes[1]")],
+        ),
+        (
+            "any volume type",
+            json!({"volumes": ["*"]}),
+            json!({"containers": [{"name": "c"}], "volumes": [{"name": "root", "hostPath": {"path": "/"}}]}),
+            vec![],
+            vec![],
+        ),
+        (
+            "host namespaces",
+            json!({"hostNetwork": false, "hostPID": true}),
             json!({"containers": [{"name": "c"}], "hostNetwork": true, "hostPID": true, "hostIPC": true}),
             vec![format!("{POD}.hostNetwork"), format!("{POD}.hostIPC")],
-            vec![format!("{POD}.hostNetwork"), format!("{POD}.hostIPC")]),
-        ("host ports", json!({"hostPorts": [{"min": 8000, "max": 8080}]}),
+            vec![format!("{POD}.hostNetwork"), format!("{POD}.hostIPC")],
+        ),
+        (
+            "host ports",
+            json!({"hostPorts": [{"min": 8000, "max": 8080}]}),
             json!({"containers": [{"name": "c", "ports": [{"containerPort": 80, "hostPort": 8080}, {"containerPort": 81, "hostPort": 9000}]}]}),
-            vec![format!("{POD}.containers[0].ports[1].hostPort")], vec![format!("{POD}.containers[0].ports[1].hostPort")]),
-        ("runAsUser MustRunAs defaults to the first min", json!({"runAsUser": {"rule": "MustRunAs", "ranges": [{"min": 1000, "max": 2000}]}}),
+            vec![format!("{POD}.containers[0].ports[1].hostPort")],
+            vec![format!("{POD}.containers[0].ports[1].hostPort")],
+        ),
+        (
+            "runAsUser MustRunAs defaults to the first min",
+            json!({"runAsUser": {"rule": "MustRunAs", "ranges": [{"min": 1000, "max": 2000}]}}),
             json!({"containers": [{"name": "c"}]}),
-            vec![format!("{POD}.containers[0].securityContext.runAsUser")], vec![]),
-        ("runAsUser outside the ranges", json!({"runAsUser": {"rule": "MustRunAs", "ranges": [{"min": 1000, "max": 2000}]}}),
+            vec![format!("{POD}.containers[0].securityContext.runAsUser")],
+            vec![],
+        ),
+        (
+            "runAsUser outside the ranges",
+            json!({"runAsUser": {"rule": "MustRunAs", "ranges": [{"min": 1000, "max": 2000}]}}),
             json!({"securityContext": {"runAsUser": 0}, "containers": [{"name": "c"}]}),
             vec![format!("{POD}.containers[0].securityContext.runAsUser")],
-            vec![format!("{POD}.containers[0].securityContext.runAsUser")]),
-        ("MustRunAsNonRoot defaults runAsNonRoot", json!({"runAsUser": {"rule": "MustRunAsNonRoot"}}),
+            vec![format!("{POD}.containers[0].securityContext.runAsUser")],
+        ),
+        (
+            "MustRunAsNonRoot defaults runAsNonRoot",
+            json!({"runAsUser": {"rule": "MustRunAsNonRoot"}}),
             json!({"containers": [{"name": "c"}]}),
-            vec![format!("{POD}.containers[0].securityContext.runAsNonRoot")], vec![]),
-        ("MustRunAsNonRoot refuses uid 0", json!({"runAsUser": {"rule": "MustRunAsNonRoot"}}),
+            vec![format!("{POD}.containers[0].securityContext.runAsNonRoot")],
+            vec![],
+        ),
+        (
+            "MustRunAsNonRoot refuses uid 0",
+            json!({"runAsUser": {"rule": "MustRunAsNonRoot"}}),
             json!({"containers": [{"name": "c", "securityContext": {"runAsUser": 0}}]}),
             vec![format!("{POD}.containers[0].securityContext.runAsUser")],
-            vec![format!("{POD}.containers[0].securityContext.runAsUser")]),
-        ("runAsGroup MayRunAs allows unset", json!({"runAsGroup": {"rule": "MayRunAs", "ranges": [{"min": 5, "max": 6}]}}),
-            json!({"containers": [{"name": "c"}]}), vec![], vec![]),
-        ("runAsGroup MayRunAs refuses outside", json!({"runAsGroup": {"rule": "MayRunAs", "ranges": [{"min": 5, "max": 6}]}}),
+            vec![format!("{POD}.containers[0].securityContext.runAsUser")],
+        ),
+        (
+            "runAsGroup MayRunAs allows unset",
+            json!({"runAsGroup": {"rule": "MayRunAs", "ranges": [{"min": 5, "max": 6}]}}),
+            json!({"containers": [{"name": "c"}]}),
+            vec![],
+            vec![],
+        ),
+        (
+            "runAsGroup MayRunAs refuses outside",
+            json!({"runAsGroup": {"rule": "MayRunAs", "ranges": [{"min": 5, "max": 6}]}}),
             json!({"containers": [{"name": "c", "securityContext": {"runAsGroup": 7}}]}),
             vec![format!("{POD}.containers[0].securityContext.runAsGroup")],
-            vec![format!("{POD}.containers[0].securityContext.runAsGroup")]),
-        ("fsGroup MustRunAs defaults", json!({"fsGroup": {"rule": "MustRunAs", "ranges": [{"min": 100, "max": 200}]}}),
+            vec![format!("{POD}.containers[0].securityContext.runAsGroup")],
+        ),
+        (
+            "fsGroup MustRunAs defaults",
+            json!({"fsGroup": {"rule": "MustRunAs", "ranges": [{"min": 100, "max": 200}]}}),
             json!({"containers": [{"name": "c"}]}),
-            vec![format!("{POD}.securityContext.fsGroup")], vec![]),
-        ("supplementalGroups outside", json!({"supplementalGroups": {"rule": "MustRunAs", "ranges": [{"min": 100, "max": 200}]}}),
+            vec![format!("{POD}.securityContext.fsGroup")],
+            vec![],
+        ),
+        (
+            "supplementalGroups outside",
+            json!({"supplementalGroups": {"rule": "MustRunAs", "ranges": [{"min": 100, "max": 200}]}}),
             json!({"securityContext": {"supplementalGroups": [150, 300]}, "containers": [{"name": "c"}]}),
-            vec![format!("{POD}.securityContext.supplementalGroups")], vec![format!("{POD}.securityContext.supplementalGroups")]),
-        ("read-only root filesystem defaulted", json!({"readOnlyRootFilesystem": true}),
+            vec![format!("{POD}.securityContext.supplementalGroups")],
+            vec![format!("{POD}.securityContext.supplementalGroups")],
+        ),
+        (
+            "read-only root filesystem defaulted",
+            json!({"readOnlyRootFilesystem": true}),
             json!({"containers": [{"name": "c"}]}),
-            vec![format!("{POD}.containers[0].securityContext.readOnlyRootFilesystem")], vec![]),
+            vec![format!(
+                "{POD}.containers[0].securityContext.readOnlyRootFilesystem"
+            )],
+            vec![],
+        ),
     ];
     for (name, p, pod, before, after) in cases {
         let p = policy(p);
         let mut j = job(pod);
-        assert_eq!(fields(&validate_pod_security("ctx", &p, &j)), before, "{name}: before defaulting");
+        assert_eq!(
+            fields(&validate_pod_security("ctx", &p, &j)),
+            before,
+            "{name}: before defaulting"
+        );
         default_pod_security(&p, &mut j);
-        assert_eq!(fields(&validate_pod_security("ctx", &p, &j)), after, "{name}: after defaulting");
+        assert_eq!(
+            fields(&validate_pod_security("ctx", &p, &j)),
+            after,
+            "{name}: after defaulting"
+        );
     }
 }
 
 #[test]
 fn a_container_setting_overrides_the_pod_setting_both_ways() {
-    let p = policy(json!({"runAsUser": {"rule": "MustRunAs", "ranges": [{"min": 1000, "max": 2000}]}}));
+    let p =
+        policy(json!({"runAsUser": {"rule": "MustRunAs", "ranges": [{"min": 1000, "max": 2000}]}}));
     // The pod is fine, the container is not.
     let j = job(json!({"securityContext": {"runAsUser": 1500},
         "containers": [{"name": "ok"}, {"name": "root", "securityContext": {"runAsUser": 0}}]}));
-    assert_eq!(fields(&validate_pod_security("ctx", &p, &j)), [format!("{POD}.containers[1].securityContext.runAsUser")]);
+    assert_eq!(
+        fields(&validate_pod_security("ctx", &p, &j)),
+        [format!("{POD}.containers[1].securityContext.runAsUser")]
+    );
     // The pod is not fine, the container fixes it for itself only.
     let j = job(json!({"securityContext": {"runAsUser": 0},
         "containers": [{"name": "fixed", "securityContext": {"runAsUser": 1200}}, {"name": "inherits"}]}));
-    assert_eq!(fields(&validate_pod_security("ctx", &p, &j)), [format!("{POD}.containers[1].securityContext.runAsUser")]);
+    assert_eq!(
+        fields(&validate_pod_security("ctx", &p, &j)),
+        [format!("{POD}.containers[1].securityContext.runAsUser")]
+    );
 }
 
 #[test]
@@ -135,7 +241,12 @@ fn init_and_ephemeral_containers_cannot_escape_the_rules() {
     );
     let refused = validate_pod_security("ctx", &p, &j);
     let message = &refused.as_slice()[0].message;
-    assert!(message.contains("\"setup\"") && message.contains("\"main\"") && message.contains("\"ctx\""), "{message}");
+    assert!(
+        message.contains("\"setup\"")
+            && message.contains("\"main\"")
+            && message.contains("\"ctx\""),
+        "{message}"
+    );
 }
 
 fn context(name: &str, user: &str, spec: Value) -> BatchUserContext {
@@ -152,9 +263,13 @@ fn an_exact_user_wins_over_the_wildcard_and_no_context_is_refused_by_default() {
     let mut set = PolicySet::new();
     set.upsert_user_context(context("everyone", "*", json!({"privileged": false})));
     set.upsert_user_context(context("ops", "olga", json!({"privileged": true})));
-    let privileged = job(json!({"containers": [{"name": "c", "securityContext": {"privileged": true}}]}));
+    let privileged =
+        job(json!({"containers": [{"name": "c", "securityContext": {"privileged": true}}]}));
     assert!(validate_job_security(&set, &privileged, "olga", false).is_empty());
-    assert_eq!(validate_job_security(&set, &privileged, "alice", false).len(), 1);
+    assert_eq!(
+        validate_job_security(&set, &privileged, "alice", false).len(),
+        1
+    );
 
     let mut lonely = PolicySet::new();
     lonely.upsert_user_context(context("ops", "olga", json!({})));

@@ -17,12 +17,20 @@ pub const MAX_TASK_COUNT: i32 = 1000;
 pub fn validate_job_structure(spec: &BatchJobSpec) -> Violations {
     let mut v = Violations::new();
     if spec.batch_queue_name.is_empty() {
-        v.push("spec.batchQueueName", Reason::Required, "name the BatchQueue to submit the job to");
+        v.push(
+            "spec.batchQueueName",
+            Reason::Required,
+            "name the BatchQueue to submit the job to",
+        );
     } else if let Some(why) = dns1123_subdomain_problem(&spec.batch_queue_name) {
         v.push("spec.batchQueueName", Reason::InvalidName, why);
     }
     if spec.task_groups.is_empty() {
-        v.push("spec.taskGroups", Reason::Required, "a job needs at least one task group");
+        v.push(
+            "spec.taskGroups",
+            Reason::Required,
+            "a job needs at least one task group",
+        );
     }
     let mut names = HashSet::new();
     for (i, group) in spec.task_groups.iter().enumerate() {
@@ -53,16 +61,32 @@ pub fn validate_job_structure(spec: &BatchJobSpec) -> Violations {
     v
 }
 
-fn validate_task_group(i: usize, group: &TaskGroup, names: &mut HashSet<String>, v: &mut Violations) {
+fn validate_task_group(
+    i: usize,
+    group: &TaskGroup,
+    names: &mut HashSet<String>,
+    v: &mut Violations,
+) {
     let at = format!("spec.taskGroups[{i}]");
     if let Some(why) = dns1123_label_problem(&group.name) {
-        let reason = if group.name.is_empty() { Reason::Required } else { Reason::InvalidName };
-        v.push(format!("{at}.name"), reason, format!("task group name {why}"));
+        let reason = if group.name.is_empty() {
+            Reason::Required
+        } else {
+            Reason::InvalidName
+        };
+        v.push(
+            format!("{at}.name"),
+            reason,
+            format!("task group name {why}"),
+        );
     } else if !names.insert(group.name.clone()) {
         v.push(
             format!("{at}.name"),
             Reason::Duplicate,
-            format!("task group name {:?} is used twice; names must be unique", group.name),
+            format!(
+                "task group name {:?} is used twice; names must be unique",
+                group.name
+            ),
         );
     }
     match group.max_wall_time.as_deref() {
@@ -84,7 +108,11 @@ fn validate_task_group(i: usize, group: &TaskGroup, names: &mut HashSet<String>,
     if let Some(n) = group.retry_limit
         && n < 0
     {
-        v.push(format!("{at}.retryLimit"), Reason::OutOfRange, format!("retryLimit is {n}; it must be 0 or more"));
+        v.push(
+            format!("{at}.retryLimit"),
+            Reason::OutOfRange,
+            format!("retryLimit is {n}; it must be 0 or more"),
+        );
     }
     if let Some(n) = group.index_spec.as_ref().and_then(|s| s.task_count)
         && !(1..=MAX_TASK_COUNT).contains(&n)
@@ -101,7 +129,11 @@ fn validate_task_group(i: usize, group: &TaskGroup, names: &mut HashSet<String>,
 fn validate_template(at: &str, group: &TaskGroup, v: &mut Violations) {
     let at = format!("{at}.template.spec");
     let Some(spec) = group.template.spec.as_ref() else {
-        v.push(at, Reason::Required, "the task group's pod template needs a spec with containers");
+        v.push(
+            at,
+            Reason::Required,
+            "the task group's pod template needs a spec with containers",
+        );
         return;
     };
     match spec.restart_policy.as_deref() {
@@ -114,11 +146,17 @@ fn validate_template(at: &str, group: &TaskGroup, v: &mut Violations) {
         Some(other) => v.push(
             format!("{at}.restartPolicy"),
             Reason::Invalid,
-            format!("restartPolicy {other:?} is not allowed for batch tasks: use Never or OnFailure"),
+            format!(
+                "restartPolicy {other:?} is not allowed for batch tasks: use Never or OnFailure"
+            ),
         ),
     }
     if spec.containers.is_empty() {
-        v.push(format!("{at}.containers"), Reason::Required, "the pod template needs at least one container");
+        v.push(
+            format!("{at}.containers"),
+            Reason::Required,
+            "the pod template needs at least one container",
+        );
     }
     let mut names = HashSet::new();
     let all = spec
@@ -135,13 +173,29 @@ fn validate_template(at: &str, group: &TaskGroup, v: &mut Violations) {
         );
     for (path, c) in all {
         if let Some(why) = dns1123_label_problem(&c.name) {
-            let reason = if c.name.is_empty() { Reason::Required } else { Reason::InvalidName };
-            v.push(format!("{path}.name"), reason, format!("container name {why}"));
+            let reason = if c.name.is_empty() {
+                Reason::Required
+            } else {
+                Reason::InvalidName
+            };
+            v.push(
+                format!("{path}.name"),
+                reason,
+                format!("container name {why}"),
+            );
         } else if !names.insert(c.name.as_str()) {
-            v.push(format!("{path}.name"), Reason::Duplicate, format!("container name {:?} is used twice", c.name));
+            v.push(
+                format!("{path}.name"),
+                Reason::Duplicate,
+                format!("container name {:?} is used twice", c.name),
+            );
         }
         if c.image.as_deref().is_none_or(str::is_empty) {
-            v.push(format!("{path}.image"), Reason::Required, "set the container image");
+            v.push(
+                format!("{path}.image"),
+                Reason::Required,
+                "set the container image",
+            );
         }
     }
     for (path, message) in resource_problems(spec) {
@@ -153,12 +207,20 @@ fn validate_dependencies(spec: &BatchJobSpec, v: &mut Violations) {
     for (i, dep) in spec.dependencies.iter().enumerate() {
         let at = format!("spec.dependencies[{i}]");
         if dep.dependency_items.is_empty() {
-            v.push(format!("{at}.dependencyItems"), Reason::Required, "a dependency needs at least one item");
+            v.push(
+                format!("{at}.dependencyItems"),
+                Reason::Required,
+                "a dependency needs at least one item",
+            );
         }
         for (j, item) in dep.dependency_items.iter().enumerate() {
             let at = format!("{at}.dependencyItems[{j}]");
             if item.names.is_empty() {
-                v.push(format!("{at}.names"), Reason::Required, "name at least one BatchJob to wait for");
+                v.push(
+                    format!("{at}.names"),
+                    Reason::Required,
+                    "name at least one BatchJob to wait for",
+                );
             }
             for (k, name) in item.names.iter().enumerate() {
                 if let Some(why) = dns1123_subdomain_problem(name) {
@@ -170,7 +232,9 @@ fn validate_dependencies(spec: &BatchJobSpec, v: &mut Violations) {
                 Some(other) => v.push(
                     format!("{at}.type"),
                     Reason::Invalid,
-                    format!("unknown dependency type {other:?}: expected Success, Failure or Complete"),
+                    format!(
+                        "unknown dependency type {other:?}: expected Success, Failure or Complete"
+                    ),
                 ),
             }
         }
@@ -193,7 +257,11 @@ fn validate_selector(
     match r.values.as_slice() {
         [value] => {
             if value.is_empty() {
-                v.push(format!("{at}.values[0]"), Reason::Required, "the value must not be empty");
+                v.push(
+                    format!("{at}.values[0]"),
+                    Reason::Required,
+                    "the value must not be empty",
+                );
             } else if let Some(allowed) = allowed
                 && !allowed.contains(&value.as_str())
             {

@@ -1,8 +1,8 @@
 //! The shape of queues, priorities, constraint objects, budgets, cost models and user contexts.
 
 use crate::api::{
-    BatchBudgetSpec, BatchCostModelSpec, BatchJobConstraintSpec, BatchPrioritySpec,
-    BatchQueueSpec, BatchUserContextSpec, IdRule, SecurityPolicySpec,
+    BatchBudgetSpec, BatchCostModelSpec, BatchJobConstraintSpec, BatchPrioritySpec, BatchQueueSpec,
+    BatchUserContextSpec, IdRule, SecurityPolicySpec,
 };
 use crate::constraint::ConstraintSet;
 use crate::duration::WallTime;
@@ -29,15 +29,29 @@ fn required_name(at: &str, name: &str, what: &str, v: &mut Violations) {
 /// Checks a BatchQueue: its priority and budget are named, constraint names are valid and unique.
 pub fn validate_queue(spec: &BatchQueueSpec) -> Violations {
     let mut v = Violations::new();
-    required_name("spec.batchPriorityName", &spec.batch_priority_name, "BatchPriority of the queue", &mut v);
-    required_name("spec.batchBudgetName", &spec.batch_budget_name, "BatchBudget of the queue", &mut v);
+    required_name(
+        "spec.batchPriorityName",
+        &spec.batch_priority_name,
+        "BatchPriority of the queue",
+        &mut v,
+    );
+    required_name(
+        "spec.batchBudgetName",
+        &spec.batch_budget_name,
+        "BatchBudget of the queue",
+        &mut v,
+    );
     let mut seen = HashSet::new();
     for (i, name) in spec.constraint_names.iter().enumerate() {
         let at = format!("spec.constraintNames[{i}]");
         if let Some(why) = dns1123_subdomain_problem(name) {
             v.push(at, Reason::InvalidName, why);
         } else if !seen.insert(name) {
-            v.push(at, Reason::Duplicate, format!("constraint {name:?} is named twice"));
+            v.push(
+                at,
+                Reason::Duplicate,
+                format!("constraint {name:?} is named twice"),
+            );
         }
     }
     v
@@ -47,7 +61,11 @@ pub fn validate_queue(spec: &BatchQueueSpec) -> Violations {
 pub fn validate_priority(spec: &BatchPrioritySpec) -> Violations {
     let mut v = Violations::new();
     if spec.description.trim().is_empty() {
-        v.push("spec.description", Reason::Required, "describe what the priority level is for");
+        v.push(
+            "spec.description",
+            Reason::Required,
+            "describe what the priority level is for",
+        );
     }
     v
 }
@@ -63,7 +81,12 @@ pub fn validate_constraint_object(spec: &BatchJobConstraintSpec) -> Violations {
 /// Checks a BatchBudget: windows of 24h/1d or 720h/30d, each at most once, amounts ≥ 0.
 pub fn validate_budget(spec: &BatchBudgetSpec) -> Violations {
     let mut v = Violations::new();
-    required_name("spec.batchCostModelName", &spec.batch_cost_model_name, "BatchCostModel that prices the jobs", &mut v);
+    required_name(
+        "spec.batchCostModelName",
+        &spec.batch_cost_model_name,
+        "BatchCostModel that prices the jobs",
+        &mut v,
+    );
     let mut seen: Vec<(WallTime, usize)> = Vec::new();
     for (i, w) in spec.budget_windows.iter().enumerate() {
         let at = format!("spec.budgetWindows[{i}]");
@@ -72,14 +95,20 @@ pub fn validate_budget(spec: &BatchBudgetSpec) -> Violations {
             Ok(d) if d != WINDOW_DAY && d != WINDOW_MONTH => v.push(
                 format!("{at}.duration"),
                 Reason::Invalid,
-                format!("window {:?} is not supported: use 24h (1d) or 720h (30d)", w.duration),
+                format!(
+                    "window {:?} is not supported: use 24h (1d) or 720h (30d)",
+                    w.duration
+                ),
             ),
             Ok(d) => {
                 if let Some((_, first)) = seen.iter().find(|(s, _)| *s == d) {
                     v.push(
                         format!("{at}.duration"),
                         Reason::Duplicate,
-                        format!("window {} is already defined by spec.budgetWindows[{first}]", w.duration),
+                        format!(
+                            "window {} is already defined by spec.budgetWindows[{first}]",
+                            w.duration
+                        ),
                     );
                 } else {
                     seen.push((d, i));
@@ -87,7 +116,11 @@ pub fn validate_budget(spec: &BatchBudgetSpec) -> Violations {
             }
         }
         if !w.amount.is_finite() || w.amount < 0.0 {
-            v.push(format!("{at}.amount"), Reason::OutOfRange, format!("amount is {}; it must be 0 or more", w.amount));
+            v.push(
+                format!("{at}.amount"),
+                Reason::OutOfRange,
+                format!("amount is {}; it must be 0 or more", w.amount),
+            );
         }
     }
     v
@@ -106,7 +139,11 @@ pub fn validate_cost_model(spec: &BatchCostModelSpec) -> Violations {
             );
         }
         if !price.is_finite() || *price < 0.0 {
-            v.push(at, Reason::OutOfRange, format!("price is {price}; it must be 0 or more"));
+            v.push(
+                at,
+                Reason::OutOfRange,
+                format!("price is {price}; it must be 0 or more"),
+            );
         }
     }
     if let Some(m) = spec.preemptible_vm_cost_multiplier
@@ -123,17 +160,46 @@ pub fn validate_cost_model(spec: &BatchCostModelSpec) -> Violations {
 
 /// Volume types a security policy may list (Kubernetes' PodSecurityPolicy `FSType`s).
 pub const VOLUME_TYPES: [&str; 29] = [
-    "*", "azureDisk", "azureFile", "cephFS", "cinder", "configMap", "csi", "downwardAPI",
-    "emptyDir", "ephemeral", "fc", "flexVolume", "flocker", "gcePersistentDisk", "gitRepo",
-    "glusterfs", "hostPath", "image", "iscsi", "nfs", "persistentVolumeClaim", "photonPersistentDisk",
-    "portworxVolume", "projected", "quobyte", "rbd", "scaleIO", "secret", "storageos",
+    "*",
+    "azureDisk",
+    "azureFile",
+    "cephFS",
+    "cinder",
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "fc",
+    "flexVolume",
+    "flocker",
+    "gcePersistentDisk",
+    "gitRepo",
+    "glusterfs",
+    "hostPath",
+    "image",
+    "iscsi",
+    "nfs",
+    "persistentVolumeClaim",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "projected",
+    "quobyte",
+    "rbd",
+    "scaleIO",
+    "secret",
+    "storageos",
 ];
 
 /// Checks a BatchUserContext: a user is named and every rule of its policy is well formed.
 pub fn validate_user_context(spec: &BatchUserContextSpec) -> Violations {
     let mut v = Violations::new();
     if spec.user_name.is_empty() {
-        v.push("spec.userName", Reason::Required, "name the Kubernetes user, or \"*\" for everyone");
+        v.push(
+            "spec.userName",
+            Reason::Required,
+            "name the Kubernetes user, or \"*\" for everyone",
+        );
     }
     if let Some(p) = &spec.security_policy_spec {
         validate_security_policy(p, &mut v);
@@ -144,10 +210,26 @@ pub fn validate_user_context(spec: &BatchUserContextSpec) -> Violations {
 fn validate_security_policy(p: &SecurityPolicySpec, v: &mut Violations) {
     let at = "spec.securityPolicySpec";
     let id_rules: [(&str, &Option<IdRule>, &[&str]); 4] = [
-        ("runAsUser", &p.run_as_user, &["MustRunAs", "MustRunAsNonRoot", "RunAsAny"]),
-        ("runAsGroup", &p.run_as_group, &["MustRunAs", "MayRunAs", "RunAsAny"]),
-        ("fsGroup", &p.fs_group, &["MustRunAs", "MayRunAs", "RunAsAny"]),
-        ("supplementalGroups", &p.supplemental_groups, &["MustRunAs", "MayRunAs", "RunAsAny"]),
+        (
+            "runAsUser",
+            &p.run_as_user,
+            &["MustRunAs", "MustRunAsNonRoot", "RunAsAny"],
+        ),
+        (
+            "runAsGroup",
+            &p.run_as_group,
+            &["MustRunAs", "MayRunAs", "RunAsAny"],
+        ),
+        (
+            "fsGroup",
+            &p.fs_group,
+            &["MustRunAs", "MayRunAs", "RunAsAny"],
+        ),
+        (
+            "supplementalGroups",
+            &p.supplemental_groups,
+            &["MustRunAs", "MayRunAs", "RunAsAny"],
+        ),
     ];
     for (field, rule, allowed) in id_rules {
         let Some(rule) = rule else { continue };
@@ -156,17 +238,29 @@ fn validate_security_policy(p: &SecurityPolicySpec, v: &mut Violations) {
             v.push(
                 format!("{at}.rule"),
                 Reason::Invalid,
-                format!("unknown {field} rule {:?}: expected one of {}", rule.rule, allowed.join(", ")),
+                format!(
+                    "unknown {field} rule {:?}: expected one of {}",
+                    rule.rule,
+                    allowed.join(", ")
+                ),
             );
             continue;
         }
         let needs_ranges = matches!(rule.rule.as_str(), "MustRunAs" | "MayRunAs");
         if needs_ranges && rule.ranges.is_empty() {
-            v.push(format!("{at}.ranges"), Reason::Required, format!("{} needs at least one id range", rule.rule));
+            v.push(
+                format!("{at}.ranges"),
+                Reason::Required,
+                format!("{} needs at least one id range", rule.rule),
+            );
         }
         for (i, r) in rule.ranges.iter().enumerate() {
             if r.min < 0 || r.max < 0 {
-                v.push(format!("{at}.ranges[{i}]"), Reason::OutOfRange, "ids must be 0 or more");
+                v.push(
+                    format!("{at}.ranges[{i}]"),
+                    Reason::OutOfRange,
+                    "ids must be 0 or more",
+                );
             } else if r.min > r.max {
                 v.push(
                     format!("{at}.ranges[{i}]"),
@@ -182,12 +276,19 @@ fn validate_security_policy(p: &SecurityPolicySpec, v: &mut Violations) {
         v.push(
             format!("{at}.seLinux.rule"),
             Reason::Invalid,
-            format!("unknown seLinux rule {:?}: expected MustRunAs or RunAsAny", se.rule),
+            format!(
+                "unknown seLinux rule {:?}: expected MustRunAs or RunAsAny",
+                se.rule
+            ),
         );
     }
     for (i, volume) in p.volumes.iter().enumerate() {
         if !VOLUME_TYPES.contains(&volume.as_str()) {
-            v.push(format!("{at}.volumes[{i}]"), Reason::Invalid, format!("unknown volume type {volume:?}"));
+            v.push(
+                format!("{at}.volumes[{i}]"),
+                Reason::Invalid,
+                format!("unknown volume type {volume:?}"),
+            );
         }
     }
     for (i, r) in p.host_ports.iter().enumerate() {
@@ -195,7 +296,10 @@ fn validate_security_policy(p: &SecurityPolicySpec, v: &mut Violations) {
             v.push(
                 format!("{at}.hostPorts[{i}]"),
                 Reason::OutOfRange,
-                format!("host port range {}-{} must lie within 0-65535 with min ≤ max", r.min, r.max),
+                format!(
+                    "host port range {}-{} must lie within 0-65535 with min ≤ max",
+                    r.min, r.max
+                ),
             );
         }
     }
@@ -209,7 +313,10 @@ fn validate_security_policy(p: &SecurityPolicySpec, v: &mut Violations) {
         }
     }
     for (i, cap) in p.default_add_capabilities.iter().enumerate() {
-        if p.required_drop_capabilities.iter().any(|d| d == cap || d == "ALL") {
+        if p.required_drop_capabilities
+            .iter()
+            .any(|d| d == cap || d == "ALL")
+        {
             v.push(
                 format!("{at}.defaultAddCapabilities[{i}]"),
                 Reason::Invalid,

@@ -1,0 +1,168 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use serde_json::{Value, json};
+
+fn batch_job(spec: Value) -> BatchJob {
+    serde_json::from_value(json!({
+        "apiVersion": "kbatch.k8s.io/v1beta1", "kind": "BatchJob",
+        "metadata": {"name": "render-frames", "namespace": "team-a", "uid": "53e7bbc0-1f68-4db4-8b7a-e374c00d4ddf"},
+        "spec": spec
+    }))
+    .unwrap()
+}
+
+#[test]
+fn a_task_group_becomes_exactly_this_indexed_job() {
+    let job = batch_job(json!({
+        "batchQueueName": "default",
+        "batchNodeSelector": {
+            "gpuType": {"operator": "Equals", "values": ["nvidia-l4"]},
+            "usePreemptibleVM": {"operator": "Equals", "values": ["Require"]}
+        },
+        "taskGroups": [{
+            "name": "render", "maxWallTime": "30m", "retryLimit": 2, "indexSpec": {"taskCount": 10},
+            "template": {"spec": {"restartPolicy": "Never", "containers": [{
+                "name": "render", "image": "registry.example.com/render:2.1",
+                "args": ["--frame", "$(KBATCH_ARRAY_INDEX)"],
+                "resources": {"limits": {"cpu": 2, "memory": "4Gi", "nvidia.com/gpu": 1}}
+            }]}}
+        }]
+    }));
+    let jobs = jobs_for(&job).unwrap();
+    let labels = json!({"kbatch.k8s.io/batchjob": "render-frames", "kbatch.k8s.io/queue": "default", "kbatch.k8s.io/task-group": "render"});
+    assert_eq!(
+        serde_json::to_value(&jobs).unwrap(),
+        json!([{
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {
+                "name": "render-frames-render", "namespace": "team-a", "labels": labels,
+                "ownerReferences": [{
+                    "apiVersion": "kbatch.k8s.io/v1beta1", "kind": "BatchJob", "name": "render-frames",
+                    "uid": "53e7bbc0-1f68-4db4-8b7a-e374c00d4ddf", "controller": true, "blockOwnerDeletion": true
+                }]
+            },
+            "spec": {
+                "completionMode": "Indexed", "completions": 10, "parallelism": 10,
+                "backoffLimitPerIndex": 2, "podReplacementPolicy": "Failed",
+                "activeDeadlineSeconds": 5400,
+                "podFailurePolicy": {"rules": [{"action": "Ignore",
+                    "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "restartPolicy": "Never", "activeDeadlineSeconds": 1800,
+                        "nodeSelector": {"cloud.google.com/gke-accelerator": "nvidia-l4", "cloud.google.com/gke-preemptible": "true"},
+                        "tolerations": [{"key": "cloud.google.com/gke-preemptible", "operator": "Equal", "value": "true", "effect": "NoSchedule"}],
+                        "containers": [{
+                            "name": "render", "image": "registry.example.com/render:2.1",
+                            "args": ["--frame", "$(KBATCH_ARRAY_INDEX)"],
+                            "resources": {"limits": {"cpu": "2", "memory": "4Gi", "nvidia.com/gpu": "1"}},
+                            "env": [{"name": "KBATCH_ARRAY_INDEX", "valueFrom": {"fieldRef": {
+                                "fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}}}]
+                        }]
+                    }
+                }
+            }
+        }])
+    );
+}
+
+fn pod_of(selector: Value, pod: Value) -> Value {
+    let job = batch_job(json!({
+        "batchQueueName": "q", "batchNodeSelector": selector,
+        "taskGroups": [{"name": "g", "maxWallTime": "1h", "template": {"spec": pod}}]
+    }));
+    serde_json::to_value(&jobs_for(&job).unwrap()[0]).unwrap()["spec"]["template"]["spec"].clone()
+}
+
+#[test]
+fn preemptible_vms_are_required_preferred_or_forbidden() {
+    let containers = json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]});
+    let prefer = pod_of(
+        json!({"usePreemptibleVM": {"operator": "Equals", "values": ["Prefer"]}}),
+        containers.clone(),
+    );
+    assert_eq!(
+        prefer["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]["preference"]
+            ["matchExpressions"][0],
+        json!({"key": "cloud.google.com/gke-preemptible", "operator": "In", "values": ["true"]})
+    );
+    assert_eq!(
+        prefer["tolerations"][0]["key"],
+        "cloud.google.com/gke-preemptible"
+    );
+    assert_eq!(prefer.get("nodeSelector"), None);
+
+    let forbid = pod_of(
+        json!({"usePreemptibleVM": {"operator": "Equals", "values": ["Forbid"]}}),
+        containers,
+    );
+    assert_eq!(
+        forbid["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+            [0]["matchExpressions"],
+        json!([{"key": "cloud.google.com/gke-preemptible", "operator": "DoesNotExist"}])
+    );
+    assert_eq!(forbid.get("tolerations"), None);
+}
+
+#[test]
+fn every_container_gets_the_index_and_init_containers_too() {
+    let pod = pod_of(
+        json!({}),
+        json!({"restartPolicy": "OnFailure",
+            "initContainers": [{"name": "fetch", "image": "i", "env": [{"name": "KBATCH_ARRAY_INDEX", "value": "forged"}]}],
+            "containers": [{"name": "a", "image": "i", "env": [{"name": "X", "value": "1"}]}, {"name": "b", "image": "i"}]}),
+    );
+    for container in [
+        &pod["initContainers"][0],
+        &pod["containers"][0],
+        &pod["containers"][1],
+    ] {
+        let env = container["env"].as_array().unwrap();
+        let index: Vec<&Value> = env
+            .iter()
+            .filter(|e| e["name"] == "KBATCH_ARRAY_INDEX")
+            .collect();
+        assert_eq!(index.len(), 1, "{container}");
+        assert!(
+            index[0].get("valueFrom").is_some(),
+            "a user value cannot replace the index: {container}"
+        );
+    }
+    assert_eq!(
+        pod["containers"][0]["env"][0],
+        json!({"name": "X", "value": "1"})
+    );
+}
+
+#[test]
+fn on_failure_jobs_get_no_pod_failure_policy() {
+    let job = batch_job(
+        json!({"batchQueueName": "q", "taskGroups": [{"name": "g", "maxWallTime": "1h",
+        "template": {"spec": {"restartPolicy": "OnFailure", "containers": [{"name": "c", "image": "i"}]}}}]}),
+    );
+    let spec = jobs_for(&job).unwrap().remove(0).spec.unwrap();
+    assert_eq!(spec.pod_failure_policy, None);
+    assert_eq!(spec.completions, Some(1));
+    assert_eq!(spec.backoff_limit_per_index, Some(0));
+}
+
+#[test]
+fn long_names_are_shortened_stably() {
+    let long = "a".repeat(60);
+    let name = job_name(&long, "worker");
+    assert!(name.len() <= 63, "{name}");
+    assert_eq!(name, job_name(&long, "worker"));
+    assert_ne!(name, job_name(&long, "worker2"));
+    assert_eq!(job_name("pi", "main"), "pi-main");
+}
+
+#[test]
+fn a_job_without_a_valid_wall_time_is_not_runnable() {
+    let job = batch_job(
+        json!({"batchQueueName": "q", "taskGroups": [{"name": "g", "maxWallTime": "soon",
+        "template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}}]}),
+    );
+    assert!(jobs_for(&job).is_err());
+}

@@ -1,0 +1,121 @@
+//! The conditions a waiting job carries, and merging them into its status.
+//!
+//! Messages are deterministic (the same snapshot gives the same text), so the I/O layer can
+//! skip a status write when nothing changed; [`merge_conditions`] keeps each condition's
+//! `time` while its type, status and reason stay the same, as Kubernetes does for
+//! `lastTransitionTime`.
+
+use crate::api::BatchJobCondition;
+use crate::phase::reason;
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+/// Reason of the queue-position note ([`reason::WAITING`] condition).
+pub const QUEUE_POSITION: &str = "QueuePosition";
+
+/// A `True` condition of `type_` with `reason` and `message`, without a time (see
+/// [`merge_conditions`]).
+///
+/// ```
+/// use kbatch_policy::scheduling::condition;
+/// let c = condition("QueuePaused", "QueuePaused", "queue team-a/batch has pauseScheduling set".into());
+/// assert_eq!((c.type_.as_str(), c.status.as_str()), ("QueuePaused", "True"));
+/// ```
+pub fn condition(type_: &str, reason: &str, message: String) -> BatchJobCondition {
+    BatchJobCondition {
+        type_: type_.to_owned(),
+        status: "True".to_owned(),
+        reason: Some(reason.to_owned()),
+        message: Some(message),
+        time: None,
+    }
+}
+
+/// The note on a waiting job's place in its queue.
+///
+/// ```
+/// use kbatch_policy::scheduling::position_message;
+/// assert_eq!(position_message(0, "team-a/batch"), "first in queue team-a/batch");
+/// assert_eq!(position_message(1, "team-a/batch"), "1 job ahead of it in queue team-a/batch");
+/// assert_eq!(position_message(7, "team-a/batch"), "7 jobs ahead of it in queue team-a/batch");
+/// ```
+pub fn position_message(ahead: usize, queue: &str) -> String {
+    match ahead {
+        0 => format!("first in queue {queue}"),
+        1 => format!("1 job ahead of it in queue {queue}"),
+        n => format!("{n} jobs ahead of it in queue {queue}"),
+    }
+}
+
+pub(crate) fn position(ahead: usize, queue: &str) -> BatchJobCondition {
+    condition(
+        reason::WAITING,
+        QUEUE_POSITION,
+        position_message(ahead, queue),
+    )
+}
+
+pub(crate) fn paused(queue: &str) -> BatchJobCondition {
+    condition(
+        reason::QUEUE_PAUSED,
+        reason::QUEUE_PAUSED,
+        format!("queue {queue} has pauseScheduling set"),
+    )
+}
+
+pub(crate) fn dependency_pending(message: String) -> BatchJobCondition {
+    condition(
+        reason::DEPENDENCY_PENDING,
+        reason::DEPENDENCY_PENDING,
+        message,
+    )
+}
+
+/// The job's conditions after a scheduling pass: `fresh` replaces the conditions of the
+/// types it names and of every waiting type it no longer names, keeping `time` from the
+/// existing condition when type, status and reason are unchanged (else `now`). Conditions of
+/// other types (e.g. written by phase transitions) are kept.
+///
+/// ```
+/// use kbatch_policy::scheduling::{condition, merge_conditions};
+///
+/// let t0 = "2026-11-22T10:00:00Z".parse().unwrap();
+/// let t1 = "2026-11-22T10:05:00Z".parse().unwrap();
+/// let first = merge_conditions(&[], vec![condition("Waiting", "QueuePosition", "3 jobs ahead".into())], t0);
+/// let next = merge_conditions(&first, vec![condition("Waiting", "QueuePosition", "2 jobs ahead".into())], t1);
+/// assert_eq!(next[0].time.as_ref().map(|t| t.0), Some(t0)); // same reason: time kept
+/// assert_eq!(next[0].message.as_deref(), Some("2 jobs ahead"));
+/// ```
+pub fn merge_conditions(
+    existing: &[BatchJobCondition],
+    fresh: Vec<BatchJobCondition>,
+    now: Timestamp,
+) -> Vec<BatchJobCondition> {
+    const WAITING_TYPES: [&str; 6] = [
+        reason::WAITING,
+        reason::QUEUE_PAUSED,
+        reason::DEPENDENCY_PENDING,
+        reason::BUDGET_EXCEEDED,
+        reason::BUDGET_UNAVAILABLE,
+        reason::QUEUE_MISSING,
+    ];
+    let now = Time(crate::budget::windows::whole_seconds(now));
+    let mut out: Vec<BatchJobCondition> = existing
+        .iter()
+        .filter(|c| {
+            !WAITING_TYPES.contains(&c.type_.as_str()) && !fresh.iter().any(|f| f.type_ == c.type_)
+        })
+        .cloned()
+        .collect();
+    for mut c in fresh {
+        let previous = existing.iter().find(|e| e.type_ == c.type_);
+        c.time = match previous {
+            Some(p) if p.status == c.status && p.reason == c.reason => {
+                p.time.clone().or(Some(now.clone()))
+            }
+            _ => Some(now.clone()),
+        };
+        out.push(c);
+    }
+    out
+}

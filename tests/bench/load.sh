@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# `make bench-load`: the HTTPS load harness, on loopback, against the release build.
+#
+# Two servers of the same stack run side by side: the real decisions over
+# manifests/examples (port 9443) and the no-op reviewer (port 9444), the ceiling. Each is
+# measured with a ~2 KB recorded BatchJob review:
+#   - HTTP/1.1 keep-alive, 8 and 64 connections (wrk, --latency percentiles)
+#   - HTTP/1.1 with a new TLS connection per request (ab, no keep-alive)
+#   - HTTP/2, 8 connections x 8 streams (h2load; percentiles from its request log)
+# and the server's CPU time per request (utime+stime from /proc, divided by requests).
+# Load generator and servers share this machine's cores: compare runs, not absolutes.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DURATION=${DURATION:-10}
+
+need() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
+missing=()
+need wrk wrk; need h2load nghttp2-client; need ab apache2-utils
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]} (Debian packages)"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+  else sudo apt-get update -qq && sudo apt-get install -y -qq "${missing[@]}" >/dev/null; fi
+fi
+
+cargo build --release --quiet --bin kbatch -p kbatch-webhook --example bench_server
+target=${CARGO_TARGET_DIR:-target}
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+"$target/release/kbatch" certs --out "$work" --host 127.0.0.1 >/dev/null
+
+start() { # port probe-port args...
+  local port=$1 probe=$2; shift 2
+  "$target/release/examples/bench_server" --addr "127.0.0.1:$port" --probe-addr "127.0.0.1:$probe" \
+    --tls-cert "$work/tls.crt" --tls-key "$work/tls.key" "$@" >"$work/server-$port.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$probe/readyz" >/dev/null && return; sleep 0.1; done
+  echo "server on $port did not become ready"; cat "$work/server-$port.log"; exit 1
+}
+start 9443 9080 --policy manifests/examples
+policy_pid=${pids[-1]}
+start 9444 9081 --noop
+noop_pid=${pids[-1]}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+printf "%-10s %-9s %-22s %10s %9s %9s %12s\n" endpoint body mode "req/s" "p50 ms" "p99 ms" "cpu µs/req"
+
+report() { # endpoint body mode pid requests rps p50 p99 ticks_before
+  local ticks=$(( $(cpu_ticks "$4") - $9 ))
+  local cpu_us="n/a"
+  [ "$5" -gt 0 ] && cpu_us=$(awk -v t="$ticks" -v hz="$hz" -v n="$5" 'BEGIN{printf "%.1f", t/hz*1e6/n}')
+  printf "%-10s %-9s %-22s %10s %9s %9s %12s\n" "$1" "$2" "$3" "$6" "$7" "$8" "$cpu_us"
+}
+
+ms() { # wrk latency like 1.23ms / 456.00us / 1.2s -> ms
+  awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us$/,"",v); printf "%.3f", v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); printf "%.3f", v} else {sub(/s$/,"",v); printf "%.3f", v*1000} }'
+}
+
+run_wrk() { # name port path body conns pid
+  local before; before=$(cpu_ticks "$6")
+  local out; out=$(BODY="$4" wrk -t2 -c"$5" -d"${DURATION}s" --latency -s tests/bench/post.lua "https://127.0.0.1:$2$3")
+  local n rps p50 p99
+  n=$(echo "$out" | awk '/requests in/ {print $1}')
+  rps=$(echo "$out" | awk '/Requests\/sec/ {printf "%.0f", $2}')
+  p50=$(ms "$(echo "$out" | awk '$1=="50%" {print $2}')")
+  p99=$(ms "$(echo "$out" | awk '$1=="99%" {print $2}')")
+  if echo "$out" | grep -q "Non-2xx"; then echo "$out" | grep "Non-2xx"; fi
+  report "$1" "$(basename "$4" .json)" "http/1.1 keep-alive c=$5" "$6" "$n" "$rps" "$p50" "$p99" "$before"
+}
+
+run_ab() { # name port path body pid
+  local before; before=$(cpu_ticks "$5")
+  local n=$(( DURATION * 300 ))
+  local out; out=$(ab -q -n "$n" -c 8 -p "$4" -T application/json "https://127.0.0.1:$2$3" 2>&1)
+  local rps p50 p99
+  rps=$(echo "$out" | awk '/Requests per second/ {printf "%.0f", $4}')
+  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+  report "$1" "$(basename "$4" .json)" "http/1.1 new TLS conn" "$5" "$n" "$rps" "$p50" "$p99" "$before"
+}
+
+run_h2() { # name port path body pid
+  local before; before=$(cpu_ticks "$5")
+  local log="$work/h2.log"
+  local out; out=$(h2load -D "$DURATION" -c 8 -m 8 -t 2 -H 'Content-Type: application/json' -d "$4" \
+    --log-file="$log" "https://127.0.0.1:$2$3" 2>&1)
+  local n rps p50 p99
+  n=$(wc -l <"$log")
+  rps=$(echo "$out" | awk '/finished in/ {for (i=1;i<=NF;i++) if ($i ~ /req\/s/) {v=$(i-1); gsub(/,/,"",v); printf "%.0f", v}}')
+  read -r p50 p99 < <(awk '{print $3}' "$log" | sort -n | awk '{a[NR]=$1} END {printf "%.3f %.3f\n", a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}')
+  report "$1" "$(basename "$4" .json)" "http/2 c=8 m=8" "$5" "$n" "$rps" "$p50" "$p99" "$before"
+}
+
+for conns in 8 64; do
+  run_wrk noop 9444 /validate tests/bench/validate.json "$conns" "$noop_pid"
+  run_wrk validate 9443 /validate tests/bench/validate.json "$conns" "$policy_pid"
+  run_wrk mutate 9443 /mutate tests/bench/mutate.json "$conns" "$policy_pid"
+done
+run_ab noop 9444 /validate tests/bench/validate.json "$noop_pid"
+run_ab validate 9443 /validate tests/bench/validate.json "$policy_pid"
+run_ab mutate 9443 /mutate tests/bench/mutate.json "$policy_pid"
+run_h2 noop 9444 /validate tests/bench/validate.json "$noop_pid"
+run_h2 validate 9443 /validate tests/bench/validate.json "$policy_pid"
+run_h2 mutate 9443 /mutate tests/bench/mutate.json "$policy_pid"

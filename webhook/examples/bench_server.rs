@@ -1,0 +1,48 @@
+//! The webhook server for `make bench`: the real decisions (`--policy DIR`) or the no-op
+//! reviewer (`--noop`), the ceiling of the same server stack. Built only for benchmarks.
+#![allow(clippy::print_stderr)]
+
+use kbatch_admission::AdmissionConfig;
+use kbatch_webhook::{NoopReviewer, PolicyReviewer, Reviewer, ServerConfig};
+use std::sync::Arc;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let (Some(addr), Some(probe), Some(cert), Some(key)) = (
+        arg("--addr"),
+        arg("--probe-addr"),
+        arg("--tls-cert"),
+        arg("--tls-key"),
+    ) else {
+        anyhow::bail!(
+            "usage: bench_server --addr A --probe-addr P --tls-cert F --tls-key F (--noop | --policy DIR)"
+        );
+    };
+    let reviewer: Arc<dyn Reviewer> = match arg("--policy") {
+        Some(dir) => {
+            let docs = kbatch_manifests::read_paths(&[dir.into()])?;
+            let policy =
+                kbatch_manifests::policy_set(docs.iter().filter_map(|d| d.object.as_ref().ok()));
+            Arc::new(PolicyReviewer::new(policy, AdmissionConfig::default()))
+        }
+        None if args.iter().any(|a| a == "--noop") => Arc::new(NoopReviewer),
+        None => anyhow::bail!("choose --noop or --policy DIR"),
+    };
+    let mut config = ServerConfig::new(cert, key);
+    config.addr = addr.parse()?;
+    config.probe_addr = probe.parse()?;
+    // The load generators open many connections at once.
+    config.max_connections = 4096;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(kbatch_webhook::serve(config, reviewer, async {
+        let _ = tokio::signal::ctrl_c().await;
+    }))
+}
