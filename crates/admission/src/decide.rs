@@ -131,17 +131,33 @@ fn mutate(policy: &PolicySet, req: &RequestEnvelope<'_>, kind: Kind) -> Verdict 
     }
     decided(|| match kind {
         Kind::BatchJob => {
-            let job: BatchJob = object(req)?;
-            patched(&job, |job| {
-                default_job(policy, job);
-                default_job_security(policy, job, req.username());
-                job.metadata
-                    .annotations
-                    .get_or_insert_with(Default::default)
-                    .insert(
-                        SUBMITTED_BY_ANNOTATION.to_owned(),
-                        req.username().to_owned(),
-                    );
+            let mut job: BatchJob = object(req)?;
+            // Only the spec and the annotations change: diff those, not the whole object
+            // (its managedFields alone can be larger than the spec).
+            let changed = |job: &BatchJob| {
+                let mut metadata = serde_json::Map::new();
+                if let Some(annotations) = &job.metadata.annotations {
+                    metadata.insert("annotations".to_owned(), serde_json::to_value(annotations)?);
+                }
+                Ok::<_, serde_json::Error>(serde_json::json!({
+                    "spec": serde_json::to_value(&job.spec)?,
+                    "metadata": metadata
+                }))
+            };
+            let before = changed(&job).map_err(reencoding)?;
+            default_job(policy, &mut job);
+            default_job_security(policy, &mut job, req.username());
+            job.metadata
+                .annotations
+                .get_or_insert_with(Default::default)
+                .insert(
+                    SUBMITTED_BY_ANNOTATION.to_owned(),
+                    req.username().to_owned(),
+                );
+            let after = changed(&job).map_err(reencoding)?;
+            Ok(Verdict {
+                patch: Some(json_patch::diff(&before, &after)),
+                ..Verdict::allow()
             })
         }
         Kind::BatchBudget => {
@@ -156,6 +172,16 @@ fn mutate(policy: &PolicySet, req: &RequestEnvelope<'_>, kind: Kind) -> Verdict 
     })
 }
 
+fn reencoding(e: serde_json::Error) -> Violations {
+    let mut v = Violations::new();
+    v.push(
+        "",
+        Reason::Undecodable,
+        format!("the object cannot be re-encoded: {e}"),
+    );
+    v
+}
+
 /// The JSON Patch that `change` makes to `object`.
 fn patched<T: Serialize + Clone>(
     object: &T,
@@ -163,12 +189,8 @@ fn patched<T: Serialize + Clone>(
 ) -> Result<Verdict, Violations> {
     let mut after = object.clone();
     change(&mut after);
-    let (Ok(before), Ok(after)) = (serde_json::to_value(object), serde_json::to_value(&after))
-    else {
-        let mut v = Violations::new();
-        v.push("", Reason::Undecodable, "the object cannot be re-encoded");
-        return Err(v);
-    };
+    let before = serde_json::to_value(object).map_err(reencoding)?;
+    let after = serde_json::to_value(&after).map_err(reencoding)?;
     Ok(Verdict {
         patch: Some(json_patch::diff(&before, &after)),
         ..Verdict::allow()

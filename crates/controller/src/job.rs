@@ -67,9 +67,11 @@ fn job_for_group(job: &BatchJob, group: &TaskGroup) -> Result<Job, NotRunnable> 
         .and_then(|s| s.task_count)
         .unwrap_or(1);
     let retry_limit = group.retry_limit.unwrap_or(0);
-    let owner = job
+    let mut owner = job
         .controller_owner_ref(&())
         .ok_or_else(|| NotRunnable("the BatchJob has no name or uid yet".to_owned()))?;
+    // A foreground deletion of the BatchJob waits for its Jobs (kube's helper leaves it unset).
+    owner.block_owner_deletion = Some(true);
     let labels = BTreeMap::from([
         (JOB_LABEL.to_owned(), job.name_any()),
         (GROUP_LABEL.to_owned(), group.name.clone()),

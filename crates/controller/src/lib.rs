@@ -1,8 +1,34 @@
 //! # kbatch-controller
 //!
 //! Runs admitted BatchJobs on Kubernetes: each task group becomes one Indexed `batch/v1` Job
-//! owned by the BatchJob. This crate starts with the translation itself ([`job`]), a pure
-//! function of the BatchJob, so that what the controller creates is specified by tests.
+//! owned by the BatchJob ([`job`]), and keeps the budgets.
+//!
+//! The modules follow observe → decide → apply:
+//! - pure: [`job`] (the Jobs of a BatchJob), [`observe`] (owned Jobs → the policy crate's
+//!   observation and `status.groupStatus`), [`decide`] (one reconcile's API calls),
+//!   [`finalizers::plan`], [`leader::claim`], and the write bodies in [`writes`];
+//! - I/O: [`reconcile`] (one BatchJob), [`ledger_io`] (the budget ledger's writes, in the
+//!   order `kbatch_policy::budget::ledger` documents), [`schedule_pass`] (the periodic
+//!   scheduling pass), [`finalizers`] (in-use protection of policy objects), [`leader`]
+//!   (Lease-based leader election) and [`run`](run()) (wiring).
 
+pub mod context;
+pub mod decide;
+pub mod finalizers;
 pub mod job;
+pub mod leader;
+pub mod ledger_io;
+pub mod observe;
 pub mod placement;
+pub mod reconcile;
+mod run;
+pub mod schedule_pass;
+pub mod writes;
+
+#[cfg(test)]
+mod fixtures;
+
+pub use context::{Context, Error, Stores};
+pub use run::run;
+#[cfg(test)]
+mod mock;

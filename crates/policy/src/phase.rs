@@ -220,12 +220,15 @@ pub fn check_transition(from: Option<JobPhase>, to: JobPhase) -> Result<(), Phas
     {
         return Err(PhaseError::Final { from: f, to });
     }
-    let allowed = match (from, to) {
-        (_, Failed) => true,
-        (None, Queued) | (Some(Queued), Scheduled) | (Some(Scheduled), Ready) => true,
-        (Some(Ready), Running | Succeeded) | (Some(Running), Succeeded) => true,
-        _ => false,
-    };
+    let allowed = matches!(
+        (from, to),
+        (_, Failed)
+            | (None, Queued)
+            | (Some(Queued), Scheduled)
+            | (Some(Scheduled), Ready)
+            | (Some(Ready), Running | Succeeded)
+            | (Some(Running), Succeeded)
+    );
     if allowed {
         Ok(())
     } else if rank(Some(to)) <= rank(from) {

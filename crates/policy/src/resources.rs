@@ -75,7 +75,7 @@ pub fn effective_request(spec: &PodSpec, resource: &str) -> Result<Option<Quanti
 /// its limit, as (path below the pod spec, message).
 pub fn resource_problems(spec: &PodSpec) -> Vec<(String, String)> {
     let mut problems = Vec::new();
-    let mut check = |requirements: Option<&ResourceRequirements>, at: String| {
+    let mut check = |requirements: Option<&ResourceRequirements>, at: &dyn Fn() -> String| {
         let Some(r) = requirements else { return };
         let mut parsed = |map: Option<&std::collections::BTreeMap<String, _>>, kind: &str| {
             let mut out = Vec::new();
@@ -83,12 +83,12 @@ pub fn resource_problems(spec: &PodSpec) -> Vec<(String, String)> {
                 let q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity = q;
                 match Quantity::parse(&q.0) {
                     Ok(v) if v.is_negative() => problems.push((
-                        format!("{at}resources.{kind}[{name}]"),
+                        format!("{}resources.{kind}[{name}]", at()),
                         format!("{:?} is negative: resource quantities must be ≥ 0", q.0),
                     )),
                     Ok(v) => out.push((name.clone(), v, q.0.clone())),
                     Err(e) => {
-                        problems.push((format!("{at}resources.{kind}[{name}]"), e.to_string()))
+                        problems.push((format!("{}resources.{kind}[{name}]", at()), e.to_string()))
                     }
                 }
             }
@@ -101,18 +101,19 @@ pub fn resource_problems(spec: &PodSpec) -> Vec<(String, String)> {
                 && request > limit
             {
                 problems.push((
-                    format!("{at}resources.requests[{name}]"),
+                    format!("{}resources.requests[{name}]", at()),
                     format!("request {raw_request} is above the limit {raw_limit}"),
                 ));
             }
         }
     };
-    check(spec.resources.as_ref(), String::new());
+    // Paths are only written for problems: this runs on every admission.
+    check(spec.resources.as_ref(), &String::new);
     for (i, c) in spec.containers.iter().enumerate() {
-        check(c.resources.as_ref(), format!("containers[{i}]."));
+        check(c.resources.as_ref(), &|| format!("containers[{i}]."));
     }
     for (i, c) in spec.init_containers.iter().flatten().enumerate() {
-        check(c.resources.as_ref(), format!("initContainers[{i}]."));
+        check(c.resources.as_ref(), &|| format!("initContainers[{i}]."));
     }
     problems
 }

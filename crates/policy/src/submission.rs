@@ -160,42 +160,35 @@ pub fn validate_job(policy: &PolicySet, job: &BatchJob) -> Violations {
 
 fn check_constraints(queue: &str, set: &ConstraintSet, job: &BatchJob, v: &mut Violations) {
     for c in &set.constraints {
-        let readings: Vec<(String, String, Reading)> = if c.field == Field::GpuModel {
-            vec![(
-                field_path(0, c.field),
-                "the job".to_owned(),
-                gpu_model(&job.spec),
-            )]
-        } else {
-            job.spec
-                .task_groups
-                .iter()
-                .enumerate()
-                .map(|(i, g)| {
-                    (
-                        field_path(i, c.field),
-                        format!("task group {:?}", g.name),
-                        task_group_value(g, c.field),
-                    )
-                })
-                .collect()
-        };
-        for (path, subject, reading) in readings {
+        // Paths and subjects are only written for violations: this runs on every admission.
+        let mut judge = |index: usize, subject: &dyn Fn() -> String, reading: Reading| {
             let actual = match &reading {
-                Reading::Unreadable => continue,
+                Reading::Unreadable => return,
                 Reading::Unset => None,
                 Reading::Set(value) => Some(value),
             };
             if !c.holds(actual) {
                 v.push(
-                    path,
+                    field_path(index, c.field),
                     Reason::ConstraintViolated,
                     format!(
-                        "queue {queue:?} requires {} (BatchJobConstraint {:?}), but {subject} {}",
+                        "queue {queue:?} requires {} (BatchJobConstraint {:?}), but {} {}",
                         c.describe(),
                         set.name,
+                        subject(),
                         describe_reading(c.field, &reading)
                     ),
+                );
+            }
+        };
+        if c.field == Field::GpuModel {
+            judge(0, &|| "the job".to_owned(), gpu_model(&job.spec));
+        } else {
+            for (i, g) in job.spec.task_groups.iter().enumerate() {
+                judge(
+                    i,
+                    &|| format!("task group {:?}", g.name),
+                    task_group_value(g, c.field),
                 );
             }
         }

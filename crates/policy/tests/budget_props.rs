@@ -185,10 +185,11 @@ proptest! {
         let mut status = BatchBudgetStatus::default();
         let mut total = Money::ZERO;
         for (i, (minutes, nanos, roll_twice)) in events.into_iter().enumerate() {
-            now = now.checked_add(SignedDuration::from_mins(minutes)).unwrap();
-            if now >= origin().checked_add(SignedDuration::from_hours(89 * 24)).unwrap() {
+            let next = now.checked_add(SignedDuration::from_mins(minutes)).unwrap();
+            if next >= origin().checked_add(SignedDuration::from_hours(89 * 24)).unwrap() {
                 break;
             }
+            now = next;
             status = roll_windows(&status, &plan, now);
             if roll_twice {
                 prop_assert_eq!(roll_windows(&status, &plan, now), status.clone());

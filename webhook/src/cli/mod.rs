@@ -2,6 +2,7 @@
 
 mod certs;
 pub mod check;
+mod controller;
 pub mod crds;
 pub mod ksub;
 mod kube_store;
@@ -26,6 +27,16 @@ enum Command {
         kbatch serve --policy manifests/examples --tls-cert certs/tls.crt --tls-key certs/tls.key\n  \
         kbatch serve --kube --addr 0.0.0.0:8443 --probe-addr 0.0.0.0:8080 --log-format json")]
     Serve(serve::ServeArgs),
+    /// Run the controller: BatchJobs to Indexed Jobs, scheduling, budgets, finalizers.
+    ///
+    /// Connects with the current kubeconfig or the in-cluster configuration; two replicas
+    /// are safe (only the holder of the Lease kbatch-controller reconciles). Exits 2 when
+    /// the lease is lost, so that the pod restarts as a follower.
+    #[command(after_help = "Examples:\n  \
+        kbatch controller\n  \
+        RUST_LOG=kbatch_controller=debug kbatch controller --log-format json\n  \
+        POD_NAMESPACE=kbatch-system POD_NAME=$(hostname) kbatch controller")]
+    Controller(controller::ControllerArgs),
     /// Apply the webhook's defaulting and validation to BatchJobs in YAML files, offline.
     ///
     /// Prints one line per refused job (`PATH[:DOC]: <name>: <reasons>`); exits 0 when every job
@@ -110,6 +121,7 @@ impl Cli {
                 }
             }
             Command::Certs(args) => report(certs::run(args)),
+            Command::Controller(args) => report(controller::run(args)),
             Command::Crds => report(crds::render().map(|yaml| print!("{yaml}"))),
             Command::Ksub(args) => ksub::run(args),
         }

@@ -283,15 +283,16 @@ fn round_rate(rate: U256) -> Result<Money, CostError> {
 }
 
 /// `⌈rate × wall / (RATE_DENOMINATOR × 1h)⌉`: dividing by the two factors one after the
-/// other, both rounding up, equals one division by their product rounding up.
+/// other, both rounding up, equals one division by their product rounding up. The hour
+/// (below 2⁶⁴) goes first: that division is fast and usually brings the value into 128 bits.
 fn reserve(rate: U256, wall_nanos: u128) -> Result<Money, CostError> {
     let scaled = rate
         .checked_mul_u128(wall_nanos)
         .ok_or(CostError::Overflow)?;
     to_money(
         scaled
-            .div_ceil_u128(RATE_DENOMINATOR)
-            .and_then(|x| x.div_ceil_u128(NANOS_PER_HOUR)),
+            .div_ceil_u128(NANOS_PER_HOUR)
+            .and_then(|x| x.div_ceil_u128(RATE_DENOMINATOR)),
     )
 }
 

@@ -3,7 +3,8 @@
 //!
 //! - [`money`]: [`Money`], a fixed-point amount in 10⁻⁹ currency units.
 //! - [`cost`]: [`CostModel`] and [`JobCost`]: hourly prices × effective requests × wall time.
-//! - [`windows`]: [`BudgetPlan`], [`roll_windows`], [`can_reserve`] and [`BudgetBook`].
+//! - [`windows`]: [`BudgetPlan`] and [`roll_windows`].
+//! - [`balance`]: [`can_reserve`], [`BudgetBook`] and [`BudgetShortfall`]: what is left.
 //! - [`ledger`]: the charge / refund protocol and its pure steps.
 //! - [`record`]: what the ledger stores in job and budget statuses.
 //!
@@ -31,6 +32,8 @@
 //! assert!(can_reserve(&BatchBudgetStatus::default(), &plan, reservation, now).is_err());
 //! ```
 
+mod audit;
+pub mod balance;
 pub mod cost;
 pub mod ledger;
 pub mod money;
@@ -38,14 +41,15 @@ pub mod record;
 mod wide;
 pub mod windows;
 
+pub use balance::{BudgetBook, BudgetShortfall, WindowBalance, WindowShortfall, can_reserve};
 pub use cost::{CostError, CostModel, GroupCost, JobCost, requires_preemptible};
 pub use money::{Money, MoneyError};
 pub use record::{
     LedgerEntry, LedgerEntryKind, ReservationRecord, ReservationState, ReservedGroup, WindowRef,
 };
 pub use windows::{
-    BudgetBook, BudgetPlan, BudgetShortfall, BudgetSpecError, WindowBalance, WindowPlan,
-    WindowShortfall, can_reserve, history_limit, record_spent, roll_windows, window_spent,
+    BudgetPlan, BudgetSpecError, WindowPlan, history_limit, record_spent, roll_windows,
+    window_spent,
 };
 
 #[cfg(test)]

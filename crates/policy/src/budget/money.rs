@@ -179,11 +179,25 @@ impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let abs = self.0.unsigned_abs();
         let units = abs / NANOS_PER_UNIT.unsigned_abs();
-        let frac = abs % NANOS_PER_UNIT.unsigned_abs();
-        let frac = format!("{frac:09}");
-        let significant = frac.trim_end_matches('0').len().max(2);
+        let mut frac = abs % NANOS_PER_UNIT.unsigned_abs();
+        // Nine decimal digits, built without allocating (this runs for every message).
+        let mut digits = [b'0'; DECIMALS];
+        for d in digits.iter_mut().rev() {
+            // `frac % 10` is a single digit.
+            *d = b'0' + (frac % 10) as u8;
+            frac /= 10;
+        }
+        let significant = digits
+            .iter()
+            .rposition(|&d| d != b'0')
+            .map_or(0, |i| i + 1)
+            .max(2);
         let sign = if self.0 < 0 { "-" } else { "" };
-        write!(f, "{sign}{units}.{}", &frac[..significant])
+        write!(f, "{sign}{units}.")?;
+        for &d in &digits[..significant] {
+            fmt::Write::write_char(f, char::from(d))?;
+        }
+        Ok(())
     }
 }
 

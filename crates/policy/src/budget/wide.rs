@@ -66,6 +66,26 @@ impl U256 {
         if self.hi == 0 {
             return Some((U256::from_u128(self.lo / d), self.lo % d));
         }
+        if let Ok(small) = u64::try_from(d) {
+            // Schoolbook division by 64-bit limbs: each step divides a value below d·2^64.
+            let small = u128::from(small);
+            let limbs = [
+                self.hi >> 64,
+                self.hi & LOW64,
+                self.lo >> 64,
+                self.lo & LOW64,
+            ];
+            let mut quotient = [0u128; 4];
+            let mut r: u128 = 0;
+            for (q, limb) in quotient.iter_mut().zip(limbs) {
+                let current = (r << 64) | limb;
+                *q = current / small;
+                r = current % small;
+            }
+            let hi = (quotient[0] << 64) | quotient[1];
+            let lo = (quotient[2] << 64) | quotient[3];
+            return Some((U256 { hi, lo }, r));
+        }
         let q_hi = self.hi / d;
         let mut r = self.hi % d;
         let mut q_lo: u128 = 0;

@@ -27,7 +27,6 @@ use crate::api::{
 use crate::duration::WallTime;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use std::fmt;
 
 /// How much history is kept: 90 days' worth of windows (90 daily, 3 thirty-day).
 pub const HISTORY_DAYS: i64 = 90;
@@ -210,7 +209,7 @@ pub(crate) fn parse_seconds(text: &str) -> Option<i64> {
         .filter(|&s| s > 0)
 }
 
-fn grid_start(origin: i64, length: i64, now: i64) -> i64 {
+pub(crate) fn grid_start(origin: i64, length: i64, now: i64) -> i64 {
     let k = now.saturating_sub(origin).div_euclid(length);
     origin.saturating_add(k.saturating_mul(length))
 }
@@ -238,7 +237,7 @@ pub(crate) fn set_record_spent(r: &mut BudgetWindowHistoryRecord, m: Money) {
 }
 
 /// How a status window relates to the grid window containing now.
-enum Position {
+pub(crate) enum Position {
     /// It is the current window.
     Current,
     /// It is an earlier window of the grid: close it, record gaps, open the current one.
@@ -251,7 +250,7 @@ enum Position {
     Ahead,
 }
 
-fn position(w: &BudgetWindowStatus, origin: i64, length: i64, now: i64) -> Position {
+pub(crate) fn position(w: &BudgetWindowStatus, origin: i64, length: i64, now: i64) -> Position {
     let start = w.start_time.0.as_second();
     let current = grid_start(origin, length, now);
     let on_grid = start.saturating_sub(origin).rem_euclid(length) == 0;
@@ -268,7 +267,7 @@ fn position(w: &BudgetWindowStatus, origin: i64, length: i64, now: i64) -> Posit
     }
 }
 
-fn find_window<'a>(status: &'a BatchBudgetStatus, seconds: i64) -> Option<&'a BudgetWindowStatus> {
+pub(crate) fn find_window(status: &BatchBudgetStatus, seconds: i64) -> Option<&BudgetWindowStatus> {
     status
         .window_status_list
         .iter()
@@ -382,208 +381,5 @@ fn push_gaps(
             amount_exact: Some(Money::ZERO),
         });
         start = start.saturating_add(length);
-    }
-}
-
-/// What is left in each window of a budget at one moment; reservations can be taken from it
-/// one after the other (the scheduling pass does).
-#[derive(Debug, Clone, PartialEq)]
-pub struct BudgetBook {
-    /// The budget's name.
-    pub name: String,
-    /// Its windows, shortest first.
-    pub windows: Vec<WindowBalance>,
-}
-
-/// One window's balance.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WindowBalance {
-    /// The duration as the spec writes it.
-    pub label: String,
-    /// The window's amount.
-    pub limit: Money,
-    /// Spent (reserved, net of refunds) in the current window.
-    pub spent: Money,
-    /// When the current window started.
-    pub start: Timestamp,
-    /// When it ends and a fresh one begins.
-    pub renews_at: Timestamp,
-}
-
-impl WindowBalance {
-    /// `limit − spent` (negative when overdrawn).
-    pub fn remaining(&self) -> Money {
-        self.limit.saturating_sub(self.spent)
-    }
-}
-
-impl BudgetBook {
-    /// The balances at `now`, as [`roll_windows`] would leave them (without building the
-    /// rolled status).
-    pub fn open(plan: &BudgetPlan, status: &BatchBudgetStatus, now: Timestamp) -> BudgetBook {
-        let origin = plan.origin.as_second();
-        let now_s = now.as_second();
-        let windows = plan
-            .windows
-            .iter()
-            .map(|wp| {
-                let current = grid_start(origin, wp.seconds, now_s);
-                let (start, spent) = match find_window(status, wp.seconds) {
-                    None => (current, Money::ZERO),
-                    Some(w) => match position(w, origin, wp.seconds, now_s) {
-                        Position::Current | Position::Moved => (current, window_spent(w)),
-                        Position::Ahead => (w.start_time.0.as_second(), window_spent(w)),
-                        Position::Ended | Position::EndedOffGrid => (current, Money::ZERO),
-                    },
-                };
-                WindowBalance {
-                    label: wp.label.clone(),
-                    limit: wp.limit,
-                    spent,
-                    start: at(start),
-                    renews_at: at(start.saturating_add(wp.seconds)),
-                }
-            })
-            .collect();
-        BudgetBook {
-            name: plan.name.clone(),
-            windows,
-        }
-    }
-
-    /// `Ok` when every window has at least `amount` left.
-    pub fn check(&self, amount: Money) -> Result<(), BudgetShortfall> {
-        let short: Vec<WindowShortfall> = self
-            .windows
-            .iter()
-            .filter(|w| w.remaining() < amount)
-            .map(|w| WindowShortfall {
-                window: w.label.clone(),
-                limit: w.limit,
-                remaining: w.remaining(),
-                renews_at: w.renews_at,
-            })
-            .collect();
-        if short.is_empty() {
-            Ok(())
-        } else {
-            Err(BudgetShortfall {
-                budget: self.name.clone(),
-                needed: amount,
-                windows: short,
-            })
-        }
-    }
-
-    /// Takes `amount` from every window (whether or not it fits).
-    pub fn take(&mut self, amount: Money) {
-        for w in &mut self.windows {
-            w.spent = w.spent.saturating_add(amount);
-        }
-    }
-
-    /// [`check`](Self::check), then [`take`](Self::take) when it fits.
-    pub fn reserve(&mut self, amount: Money) -> Result<(), BudgetShortfall> {
-        self.check(amount)?;
-        self.take(amount);
-        Ok(())
-    }
-}
-
-/// The admission check: `Ok` when every window of the budget has at least `reservation`
-/// left at `now`.
-///
-/// ```
-/// use jiff::Timestamp;
-/// use kbatch_policy::api::{BatchBudgetSpec, BatchBudgetStatus};
-/// use kbatch_policy::budget::{BudgetPlan, Money, can_reserve};
-///
-/// let spec: BatchBudgetSpec = serde_json::from_value(serde_json::json!({
-///     "batchCostModelName": "gke", "budgetStartTime": "2026-11-22T00:00:00Z",
-///     "budgetWindows": [{"duration": "24h", "amount": 100}]
-/// })).unwrap();
-/// let plan = BudgetPlan::from_spec("default", &spec, None).unwrap();
-/// let status: BatchBudgetStatus = serde_json::from_value(serde_json::json!({
-///     "windowStatusList": [{"duration": "24h", "startTime": "2026-11-22T00:00:00Z", "amount": 96.8}]
-/// })).unwrap();
-/// let now: Timestamp = "2026-11-22T15:00:00Z".parse().unwrap();
-/// let short = can_reserve(&status, &plan, Money::parse("5.1").unwrap(), now).unwrap_err();
-/// assert_eq!(
-///     short.to_string(),
-///     "budget default: window 24h has 3.20 of 100.00 left; this job reserves 5.10; \
-///      the window renews at 2026-11-23T00:00:00Z"
-/// );
-/// assert!(can_reserve(&status, &plan, Money::parse("3.2").unwrap(), now).is_ok());
-/// ```
-pub fn can_reserve(
-    status: &BatchBudgetStatus,
-    plan: &BudgetPlan,
-    reservation: Money,
-    now: Timestamp,
-) -> Result<(), BudgetShortfall> {
-    BudgetBook::open(plan, status, now).check(reservation)
-}
-
-/// Why a reservation does not fit: every window that has less than it left.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BudgetShortfall {
-    /// The budget's name.
-    pub budget: String,
-    /// The reservation.
-    pub needed: Money,
-    /// The windows that are short, shortest first.
-    pub windows: Vec<WindowShortfall>,
-}
-
-/// One window that is short.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WindowShortfall {
-    /// The duration as the spec writes it.
-    pub window: String,
-    /// The window's amount.
-    pub limit: Money,
-    /// What is left in it.
-    pub remaining: Money,
-    /// When a fresh window begins.
-    pub renews_at: Timestamp,
-}
-
-impl BudgetShortfall {
-    /// When the job can run at the earliest without raising an amount: when the last of the
-    /// short windows renews.
-    pub fn renews_at(&self) -> Option<Timestamp> {
-        self.windows.iter().map(|w| w.renews_at).max()
-    }
-}
-
-impl fmt::Display for BudgetShortfall {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "budget {}: ", self.budget)?;
-        for (i, w) in self.windows.iter().enumerate() {
-            let sep = if i == 0 { "" } else { ", " };
-            write!(
-                f,
-                "{sep}window {} has {} of {} left",
-                w.window,
-                w.remaining.max(Money::ZERO),
-                w.limit
-            )?;
-        }
-        write!(f, "; this job reserves {}", self.needed)?;
-        if self.windows.iter().any(|w| self.needed > w.limit) {
-            f.write_str(", more than a whole window: it can only run once the amount is raised")?;
-            return Ok(());
-        }
-        match self.windows.as_slice() {
-            [w] => write!(f, "; the window renews at {}", w.renews_at),
-            _ => {
-                f.write_str("; the windows renew at ")?;
-                for (i, w) in self.windows.iter().enumerate() {
-                    let sep = if i == 0 { "" } else { " and " };
-                    write!(f, "{sep}{} ({})", w.renews_at, w.window)?;
-                }
-                Ok(())
-            }
-        }
     }
 }

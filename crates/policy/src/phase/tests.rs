@@ -1,5 +1,7 @@
 //! Every transition of the phase machine, allowed and refused.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use super::*;
 use crate::api::JobPhase::{self, Failed, Queued, Ready, Running, Scheduled, Succeeded};
 use crate::budget::ReservationState::{Charged, Charging, Refunded};

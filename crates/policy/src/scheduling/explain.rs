@@ -13,21 +13,45 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 /// Reason of the queue-position note ([`reason::WAITING`] condition).
 pub const QUEUE_POSITION: &str = "QueuePosition";
 
-/// A `True` condition of `type_` with `reason` and `message`, without a time (see
-/// [`merge_conditions`]).
-///
-/// ```
-/// use kbatch_policy::scheduling::condition;
-/// let c = condition("QueuePaused", "QueuePaused", "queue team-a/batch has pauseScheduling set".into());
-/// assert_eq!((c.type_.as_str(), c.status.as_str()), ("QueuePaused", "True"));
-/// ```
-pub fn condition(type_: &str, reason: &str, message: String) -> BatchJobCondition {
-    BatchJobCondition {
-        type_: type_.to_owned(),
-        status: "True".to_owned(),
-        reason: Some(reason.to_owned()),
-        message: Some(message),
-        time: None,
+/// A condition a waiting job carries: always `status: True`; its `time` is set when it is
+/// merged into the job's status ([`merge_conditions`]). Cheap to build: only the message is
+/// allocated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    /// The condition type, e.g. `BudgetExceeded`.
+    pub type_: &'static str,
+    /// Machine-readable reason.
+    pub reason: &'static str,
+    /// What a practitioner can act on.
+    pub message: String,
+}
+
+impl Condition {
+    /// A condition of `type_` with `reason` and `message`.
+    ///
+    /// ```
+    /// use kbatch_policy::scheduling::Condition;
+    /// let c = Condition::new("QueuePaused", "QueuePaused", "queue team-a/batch has pauseScheduling set".into());
+    /// let api = c.to_api();
+    /// assert_eq!((api.type_.as_str(), api.status.as_str()), ("QueuePaused", "True"));
+    /// ```
+    pub fn new(type_: &'static str, reason: &'static str, message: String) -> Condition {
+        Condition {
+            type_,
+            reason,
+            message,
+        }
+    }
+
+    /// The API form, without a time.
+    pub fn to_api(&self) -> BatchJobCondition {
+        BatchJobCondition {
+            type_: self.type_.to_owned(),
+            status: "True".to_owned(),
+            reason: Some(self.reason.to_owned()),
+            message: Some(self.message.clone()),
+            time: None,
+        }
     }
 }
 
@@ -47,24 +71,24 @@ pub fn position_message(ahead: usize, queue: &str) -> String {
     }
 }
 
-pub(crate) fn position(ahead: usize, queue: &str) -> BatchJobCondition {
-    condition(
+pub(crate) fn position(ahead: usize, queue: &str) -> Condition {
+    Condition::new(
         reason::WAITING,
         QUEUE_POSITION,
         position_message(ahead, queue),
     )
 }
 
-pub(crate) fn paused(queue: &str) -> BatchJobCondition {
-    condition(
+pub(crate) fn paused(queue: &str) -> Condition {
+    Condition::new(
         reason::QUEUE_PAUSED,
         reason::QUEUE_PAUSED,
         format!("queue {queue} has pauseScheduling set"),
     )
 }
 
-pub(crate) fn dependency_pending(message: String) -> BatchJobCondition {
-    condition(
+pub(crate) fn dependency_pending(message: String) -> Condition {
+    Condition::new(
         reason::DEPENDENCY_PENDING,
         reason::DEPENDENCY_PENDING,
         message,
@@ -77,18 +101,18 @@ pub(crate) fn dependency_pending(message: String) -> BatchJobCondition {
 /// other types (e.g. written by phase transitions) are kept.
 ///
 /// ```
-/// use kbatch_policy::scheduling::{condition, merge_conditions};
+/// use kbatch_policy::scheduling::{Condition, merge_conditions};
 ///
 /// let t0 = "2026-11-22T10:00:00Z".parse().unwrap();
 /// let t1 = "2026-11-22T10:05:00Z".parse().unwrap();
-/// let first = merge_conditions(&[], vec![condition("Waiting", "QueuePosition", "3 jobs ahead".into())], t0);
-/// let next = merge_conditions(&first, vec![condition("Waiting", "QueuePosition", "2 jobs ahead".into())], t1);
+/// let first = merge_conditions(&[], &[Condition::new("Waiting", "QueuePosition", "3 jobs ahead".into())], t0);
+/// let next = merge_conditions(&first, &[Condition::new("Waiting", "QueuePosition", "2 jobs ahead".into())], t1);
 /// assert_eq!(next[0].time.as_ref().map(|t| t.0), Some(t0)); // same reason: time kept
 /// assert_eq!(next[0].message.as_deref(), Some("2 jobs ahead"));
 /// ```
 pub fn merge_conditions(
     existing: &[BatchJobCondition],
-    fresh: Vec<BatchJobCondition>,
+    fresh: &[Condition],
     now: Timestamp,
 ) -> Vec<BatchJobCondition> {
     const WAITING_TYPES: [&str; 6] = [
@@ -107,7 +131,8 @@ pub fn merge_conditions(
         })
         .cloned()
         .collect();
-    for mut c in fresh {
+    for c in fresh {
+        let mut c = c.to_api();
         let previous = existing.iter().find(|e| e.type_ == c.type_);
         c.time = match previous {
             Some(p) if p.status == c.status && p.reason == c.reason => {

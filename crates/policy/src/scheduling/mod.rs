@@ -51,43 +51,45 @@
 
 mod dependencies;
 mod explain;
+mod hash;
 mod snapshot;
 
 pub use dependencies::{DependencyType, evaluate_dependencies};
-pub use explain::{QUEUE_POSITION, condition, merge_conditions, position_message};
+pub use explain::{Condition, QUEUE_POSITION, merge_conditions, position_message};
 pub use snapshot::{BudgetInfo, JobInfo, JobRef, Pricing, QueueInfo, SchedulingSnapshot};
 
-use crate::api::{BatchJobCondition, JobPhase};
+use crate::api::JobPhase;
 use crate::budget::{BudgetBook, Money};
 use crate::phase::{DependencyState, reason};
+use hash::FastMap;
 use jiff::Timestamp;
 use std::cmp::Reverse;
-use std::collections::{HashMap, HashSet};
 
-/// What the controller should do with one queued job.
+/// What the controller should do with one queued job. Borrows from the snapshot.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    /// Reserve `reservation` of `budget` and move the job to Scheduled.
+pub enum Action<'a> {
+    /// Reserve `reservation` of `budget` and move the job to Scheduled (its waiting
+    /// conditions go: `merge_conditions(existing, &[], now)`).
     Start {
         /// The job.
-        job: JobRef,
+        job: JobRef<'a>,
         /// The BatchBudget to charge.
-        budget: String,
+        budget: &'a str,
         /// Its reservation.
         reservation: Money,
     },
-    /// Leave it Queued, with these conditions (merge them with
+    /// Leave it Queued, with these conditions (merge them into its status with
     /// [`merge_conditions`]).
     Wait {
         /// The job.
-        job: JobRef,
+        job: JobRef<'a>,
         /// Why it waits, and its place in its queue.
-        conditions: Vec<BatchJobCondition>,
+        conditions: Vec<Condition>,
     },
     /// Move it to Failed.
     Fail {
         /// The job.
-        job: JobRef,
+        job: JobRef<'a>,
         /// A [`reason`] constant.
         reason: &'static str,
         /// For people.
@@ -95,13 +97,24 @@ pub enum Action {
     },
 }
 
-impl Action {
+impl<'a> Action<'a> {
     /// The job the action is about.
-    pub fn job(&self) -> &JobRef {
+    pub fn job(&self) -> JobRef<'a> {
         match self {
-            Action::Start { job, .. } | Action::Wait { job, .. } | Action::Fail { job, .. } => job,
+            Action::Start { job, .. } | Action::Wait { job, .. } | Action::Fail { job, .. } => *job,
         }
     }
+}
+
+/// A queued job's place in the pass: `first` ascending is higher priority first, then first
+/// come first served; ties are broken by namespace and name.
+#[derive(Clone, Copy)]
+struct OrderKey {
+    first: (Reverse<i32>, Timestamp),
+    /// Index in the snapshot's jobs.
+    job: usize,
+    /// Index of its queue, if it exists.
+    queue: Option<usize>,
 }
 
 /// The budget side of the pass: one book per budget name.
@@ -110,16 +123,34 @@ enum Book<'a> {
     Unusable(&'a str),
 }
 
+/// A queue as the pass uses it.
+struct Queue<'a> {
+    info: &'a QueueInfo,
+    /// `namespace/name`, formatted once.
+    display: String,
+    /// Jobs of the queue already waiting in this pass.
+    waiting: usize,
+}
+
 /// One pass over the snapshot's Queued jobs at `now`; one action per Queued job, in the
 /// order they were considered. Jobs in other phases only matter as dependencies and
 /// in-flight reservations.
-pub fn schedule(snapshot: &SchedulingSnapshot, now: Timestamp) -> Vec<Action> {
-    let queues: HashMap<(&str, &str), &QueueInfo> = snapshot
+pub fn schedule(snapshot: &SchedulingSnapshot, now: Timestamp) -> Vec<Action<'_>> {
+    let mut queues: Vec<Queue<'_>> = snapshot
         .queues
         .iter()
-        .map(|q| ((q.namespace.as_str(), q.name.as_str()), q))
+        .map(|info| Queue {
+            info,
+            display: format!("{}/{}", info.namespace, info.name),
+            waiting: 0,
+        })
         .collect();
-    let mut books: HashMap<&str, Book<'_>> = snapshot
+    let queue_index: FastMap<(&str, &str), usize> = queues
+        .iter()
+        .enumerate()
+        .map(|(i, q)| ((q.info.namespace.as_str(), q.info.name.as_str()), i))
+        .collect();
+    let mut books: FastMap<&str, Book<'_>> = snapshot
         .budgets
         .iter()
         .map(|b| {
@@ -130,53 +161,80 @@ pub fn schedule(snapshot: &SchedulingSnapshot, now: Timestamp) -> Vec<Action> {
             (b.name(), book)
         })
         .collect();
-    let phases: HashMap<(&str, &str), Option<JobPhase>> = snapshot
+    // Phases of the jobs that queued jobs depend on, by (namespace, name).
+    let mut phases: FastMap<(&str, &str), Option<Option<JobPhase>>> = FastMap::default();
+    for job in snapshot
         .jobs
         .iter()
-        .map(|j| ((j.namespace.as_str(), j.name.as_str()), j.phase))
-        .collect();
+        .filter(|j| j.phase == Some(JobPhase::Queued))
+    {
+        for name in job
+            .dependencies
+            .iter()
+            .flat_map(|d| &d.dependency_items)
+            .flat_map(|i| &i.names)
+        {
+            phases.insert((job.namespace.as_str(), name.as_str()), None);
+        }
+    }
+    if !phases.is_empty() {
+        for job in &snapshot.jobs {
+            if let Some(slot) = phases.get_mut(&(job.namespace.as_str(), job.name.as_str())) {
+                *slot = Some(job.phase);
+            }
+        }
+    }
 
-    take_in_flight(snapshot, &queues, &mut books);
+    take_in_flight(snapshot, &queues, &queue_index, &mut books);
 
-    let mut order: Vec<(Reverse<i32>, Timestamp, &str, &str, usize)> = snapshot
+    let mut order: Vec<OrderKey> = snapshot
         .jobs
         .iter()
         .enumerate()
         .filter(|(_, j)| j.phase == Some(JobPhase::Queued))
         .map(|(i, j)| {
-            let priority = queues
+            let queue = queue_index
                 .get(&(j.namespace.as_str(), j.queue.as_str()))
-                .map_or(i32::MIN, |q| q.priority);
-            (
-                Reverse(priority),
-                j.created,
-                j.namespace.as_str(),
-                j.name.as_str(),
-                i,
-            )
+                .copied();
+            let priority = queue.map_or(i32::MIN, |q| queues[q].info.priority);
+            OrderKey {
+                first: (Reverse(priority), j.created),
+                job: i,
+                queue,
+            }
         })
         .collect();
-    order.sort_unstable();
+    // Names break ties only, so most comparisons stay on integers.
+    order.sort_unstable_by(|a, b| {
+        a.first.cmp(&b.first).then_with(|| {
+            let (x, y) = (&snapshot.jobs[a.job], &snapshot.jobs[b.job]);
+            (x.namespace.as_str(), x.name.as_str()).cmp(&(y.namespace.as_str(), y.name.as_str()))
+        })
+    });
 
-    let mut waiting_ahead: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut missing_queues: FastMap<(&str, &str), usize> = FastMap::default();
     let mut actions = Vec::with_capacity(order.len());
-    for &(.., index) in &order {
+    for &OrderKey {
+        job: index, queue, ..
+    } in &order
+    {
         let job = &snapshot.jobs[index];
-        let job_ref = || JobRef::of(job);
+        let job_ref = JobRef::of(job);
         if job.terminate {
             actions.push(Action::Fail {
-                job: job_ref(),
+                job: job_ref,
                 reason: reason::TERMINATED,
                 message: "terminated by userCommand: Terminate before it started".into(),
             });
             continue;
         }
         let ns = job.namespace.as_str();
-        let dependencies =
-            evaluate_dependencies(&job.dependencies, |name| phases.get(&(ns, name)).copied());
+        let dependencies = evaluate_dependencies(&job.dependencies, |name| {
+            phases.get(&(ns, name)).copied().flatten()
+        });
         if let DependencyState::Failed(message) = dependencies {
             actions.push(Action::Fail {
-                job: job_ref(),
+                job: job_ref,
                 reason: reason::DEPENDENCY_FAILED,
                 message,
             });
@@ -184,47 +242,53 @@ pub fn schedule(snapshot: &SchedulingSnapshot, now: Timestamp) -> Vec<Action> {
         }
         if let Pricing::Invalid(message) = &job.pricing {
             actions.push(Action::Fail {
-                job: job_ref(),
+                job: job_ref,
                 reason: reason::UNPRICEABLE,
                 message: message.clone(),
             });
             continue;
         }
-        let queue_name = format!("{ns}/{}", job.queue);
         let mut conditions = Vec::with_capacity(3);
-        match queues.get(&(ns, job.queue.as_str())) {
-            None => conditions.push(condition(
+        let Some(q) = queue else {
+            let name = format!("{ns}/{}", job.queue);
+            let ahead = missing_queues.entry((ns, job.queue.as_str())).or_insert(0);
+            conditions.push(Condition::new(
                 reason::QUEUE_MISSING,
                 reason::QUEUE_MISSING,
-                format!("queue {queue_name} does not exist"),
-            )),
-            Some(queue) => {
-                if queue.paused {
-                    conditions.push(explain::paused(&queue_name));
+                format!("queue {name} does not exist"),
+            ));
+            conditions.push(explain::position(*ahead, &name));
+            *ahead += 1;
+            actions.push(Action::Wait {
+                job: job_ref,
+                conditions,
+            });
+            continue;
+        };
+        let queue = &mut queues[q];
+        if queue.info.paused {
+            conditions.push(explain::paused(&queue.display));
+        }
+        if let DependencyState::Pending(message) = dependencies {
+            conditions.push(explain::dependency_pending(message));
+        }
+        if conditions.is_empty() {
+            match try_reserve(queue, &job.pricing, &mut books) {
+                Ok(reservation) => {
+                    actions.push(Action::Start {
+                        job: job_ref,
+                        budget: queue.info.budget.as_str(),
+                        reservation,
+                    });
+                    continue;
                 }
-                if let DependencyState::Pending(message) = dependencies {
-                    conditions.push(explain::dependency_pending(message));
-                }
-                if conditions.is_empty() {
-                    match try_reserve(queue, &job.pricing, &queue_name, &mut books) {
-                        Ok(reservation) => {
-                            actions.push(Action::Start {
-                                job: job_ref(),
-                                budget: queue.budget.clone(),
-                                reservation,
-                            });
-                            continue;
-                        }
-                        Err(c) => conditions.push(c),
-                    }
-                }
+                Err(c) => conditions.push(c),
             }
         }
-        let ahead = waiting_ahead.entry((ns, job.queue.as_str())).or_insert(0);
-        conditions.push(explain::position(*ahead, &queue_name));
-        *ahead += 1;
+        conditions.push(explain::position(queue.waiting, &queue.display));
+        queue.waiting += 1;
         actions.push(Action::Wait {
-            job: job_ref(),
+            job: job_ref,
             conditions,
         });
     }
@@ -234,29 +298,22 @@ pub fn schedule(snapshot: &SchedulingSnapshot, now: Timestamp) -> Vec<Action> {
 /// Takes the reservations written but not yet charged from their budgets' books.
 fn take_in_flight<'a>(
     snapshot: &'a SchedulingSnapshot,
-    queues: &HashMap<(&str, &str), &'a QueueInfo>,
-    books: &mut HashMap<&'a str, Book<'a>>,
+    queues: &[Queue<'a>],
+    queue_index: &FastMap<(&str, &str), usize>,
+    books: &mut FastMap<&'a str, Book<'a>>,
 ) {
-    let charged: HashMap<&str, HashSet<&str>> = snapshot
-        .budgets
-        .iter()
-        .map(|b| {
-            (
-                b.name(),
-                b.status.ledger.iter().map(|e| e.id.as_str()).collect(),
-            )
-        })
-        .collect();
     for job in &snapshot.jobs {
         let Some(amount) = job.charging else { continue };
-        let Some(queue) = queues.get(&(job.namespace.as_str(), job.queue.as_str())) else {
+        let Some(&q) = queue_index.get(&(job.namespace.as_str(), job.queue.as_str())) else {
             continue;
         };
-        let budget = queue.budget.as_str();
-        if charged
-            .get(budget)
-            .is_some_and(|ids| ids.contains(job.uid.as_str()))
-        {
+        let budget = queues[q].info.budget.as_str();
+        let charged = snapshot
+            .budgets
+            .iter()
+            .find(|b| b.name() == budget)
+            .is_some_and(|b| b.status.ledger.iter().any(|e| e.id == job.uid));
+        if charged {
             continue; // already in the window amounts
         }
         if let Some(Book::Open(book)) = books.get_mut(budget) {
@@ -267,13 +324,12 @@ fn take_in_flight<'a>(
 
 /// Checks the job's reservation against its budget's book and takes it when it fits.
 fn try_reserve(
-    queue: &QueueInfo,
+    queue: &Queue<'_>,
     pricing: &Pricing,
-    queue_name: &str,
-    books: &mut HashMap<&str, Book<'_>>,
-) -> Result<Money, BatchJobCondition> {
+    books: &mut FastMap<&str, Book<'_>>,
+) -> Result<Money, Condition> {
     let unavailable = |message: String| {
-        condition(
+        Condition::new(
             reason::BUDGET_UNAVAILABLE,
             reason::BUDGET_UNAVAILABLE,
             message,
@@ -281,17 +337,17 @@ fn try_reserve(
     };
     let amount = match pricing {
         Pricing::Priced(amount) => *amount,
-        Pricing::Unavailable(why) => return Err(unavailable(why.clone())),
-        Pricing::Invalid(why) => return Err(unavailable(why.clone())),
+        Pricing::Unavailable(why) | Pricing::Invalid(why) => return Err(unavailable(why.clone())),
     };
-    match books.get_mut(queue.budget.as_str()) {
+    let budget = queue.info.budget.as_str();
+    match books.get_mut(budget) {
         None => Err(unavailable(format!(
-            "queue {queue_name} names budget {}, which does not exist",
-            queue.budget
+            "queue {} names budget {budget}, which does not exist",
+            queue.display
         ))),
         Some(Book::Unusable(why)) => Err(unavailable((*why).to_owned())),
         Some(Book::Open(book)) => book.reserve(amount).map(|()| amount).map_err(|short| {
-            condition(
+            Condition::new(
                 reason::BUDGET_EXCEEDED,
                 reason::BUDGET_EXCEEDED,
                 short.to_string(),

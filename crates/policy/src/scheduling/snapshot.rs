@@ -152,28 +152,28 @@ pub struct JobInfo {
     pub charging: Option<Money>,
 }
 
-/// Identifies the job an action is about.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct JobRef {
+/// Identifies the job an action is about (borrowed from the snapshot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct JobRef<'a> {
     /// Namespace.
-    pub namespace: String,
+    pub namespace: &'a str,
     /// Name.
-    pub name: String,
+    pub name: &'a str,
     /// `metadata.uid`.
-    pub uid: String,
+    pub uid: &'a str,
 }
 
-impl JobRef {
-    pub(crate) fn of(job: &JobInfo) -> JobRef {
+impl<'a> JobRef<'a> {
+    pub(crate) fn of(job: &'a JobInfo) -> JobRef<'a> {
         JobRef {
-            namespace: job.namespace.clone(),
-            name: job.name.clone(),
-            uid: job.uid.clone(),
+            namespace: &job.namespace,
+            name: &job.name,
+            uid: &job.uid,
         }
     }
 }
 
-impl std::fmt::Display for JobRef {
+impl std::fmt::Display for JobRef<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.namespace, self.name)
     }

@@ -1,5 +1,7 @@
 //! Scheduling passes, table by table.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use super::*;
 use crate::api::{BatchBudgetStatus, JobDependency};
 use crate::budget::BudgetPlan;
@@ -68,35 +70,35 @@ fn snapshot(
 
 /// `name: verdict` for each action, verdict being `start`, `fail:Reason` or
 /// `wait:Type1+Type2`.
-fn summary(actions: &[Action]) -> Vec<String> {
+fn summary(actions: &[Action<'_>]) -> Vec<String> {
     actions
         .iter()
         .map(|a| match a {
             Action::Start { job, .. } => format!("{}: start", job.name),
             Action::Fail { job, reason, .. } => format!("{}: fail:{reason}", job.name),
             Action::Wait { job, conditions } => {
-                let types: Vec<&str> = conditions.iter().map(|c| c.type_.as_str()).collect();
+                let types: Vec<&str> = conditions.iter().map(|c| c.type_).collect();
                 format!("{}: wait:{}", job.name, types.join("+"))
             }
         })
         .collect()
 }
 
-fn message<'a>(actions: &'a [Action], name: &str, type_: &str) -> &'a str {
+fn message<'a>(actions: &'a [Action<'_>], name: &str, type_: &str) -> &'a str {
     actions
         .iter()
         .find_map(|a| match a {
             Action::Wait { job, conditions } if job.name == name => conditions
                 .iter()
                 .find(|c| c.type_ == type_)
-                .and_then(|c| c.message.as_deref()),
+                .map(|c| c.message.as_str()),
             Action::Fail { job, message, .. } if job.name == name => Some(message.as_str()),
             _ => None,
         })
         .unwrap_or_else(|| panic!("no {type_} for {name} in {actions:?}"))
 }
 
-fn run(s: &SchedulingSnapshot) -> Vec<Action> {
+fn run(s: &SchedulingSnapshot) -> Vec<Action<'_>> {
     schedule(s, ts(NOW))
 }
 
@@ -657,16 +659,16 @@ fn a_fresh_window_lets_waiting_jobs_run() {
 fn merge_conditions_keeps_other_types_and_drops_stale_waiting_ones() {
     let t0 = ts("2026-11-22T10:00:00Z");
     let t1 = ts("2026-11-22T11:00:00Z");
-    let submitted = condition("Submitted", "Submitted", "queued".into());
+    let submitted = Condition::new("Submitted", "Submitted", "queued".into()).to_api();
     let first = merge_conditions(
         &[submitted],
-        vec![
-            condition("BudgetExceeded", "BudgetExceeded", "short".into()),
+        &[
+            Condition::new("BudgetExceeded", "BudgetExceeded", "short".into()),
             explain::position(3, "ns/q"),
         ],
         t0,
     );
-    let second = merge_conditions(&first, vec![explain::position(0, "ns/q")], t1);
+    let second = merge_conditions(&first, &[explain::position(0, "ns/q")], t1);
     let types: Vec<&str> = second.iter().map(|c| c.type_.as_str()).collect();
     assert_eq!(types, ["Submitted", "Waiting"]);
     assert_eq!(second[1].time.as_ref().map(|t| t.0), Some(t0));

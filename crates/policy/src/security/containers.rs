@@ -4,8 +4,10 @@ use k8s_openapi::api::core::v1::{ContainerPort, PodSpec, SecurityContext};
 
 /// One container of any of the three lists, read-only.
 pub(crate) struct ContainerView<'a> {
-    /// Path below the pod spec, e.g. `initContainers[0]`.
-    pub path: String,
+    /// Which list: `containers`, `initContainers` or `ephemeralContainers`.
+    pub list: &'static str,
+    /// Position in that list.
+    pub index: usize,
     pub name: &'a str,
     pub security: Option<&'a SecurityContext>,
     pub ports: &'a [ContainerPort],
@@ -16,7 +18,8 @@ pub(crate) fn containers(spec: &PodSpec) -> Vec<ContainerView<'_>> {
     let mut all = Vec::new();
     for (i, c) in spec.containers.iter().enumerate() {
         all.push(ContainerView {
-            path: format!("containers[{i}]"),
+            list: "containers",
+            index: i,
             name: &c.name,
             security: c.security_context.as_ref(),
             ports: c.ports.as_deref().unwrap_or(&[]),
@@ -24,7 +27,8 @@ pub(crate) fn containers(spec: &PodSpec) -> Vec<ContainerView<'_>> {
     }
     for (i, c) in spec.init_containers.iter().flatten().enumerate() {
         all.push(ContainerView {
-            path: format!("initContainers[{i}]"),
+            list: "initContainers",
+            index: i,
             name: &c.name,
             security: c.security_context.as_ref(),
             ports: c.ports.as_deref().unwrap_or(&[]),
@@ -32,7 +36,8 @@ pub(crate) fn containers(spec: &PodSpec) -> Vec<ContainerView<'_>> {
     }
     for (i, c) in spec.ephemeral_containers.iter().flatten().enumerate() {
         all.push(ContainerView {
-            path: format!("ephemeralContainers[{i}]"),
+            list: "ephemeralContainers",
+            index: i,
             name: &c.name,
             security: c.security_context.as_ref(),
             ports: c.ports.as_deref().unwrap_or(&[]),
@@ -54,5 +59,12 @@ pub(crate) fn for_each_security_mut(
     }
     for c in spec.ephemeral_containers.iter_mut().flatten() {
         f(&mut c.security_context);
+    }
+}
+
+impl ContainerView<'_> {
+    /// Path below the pod spec, e.g. `initContainers[0]` (built only for messages).
+    pub fn path(&self) -> String {
+        format!("{}[{}]", self.list, self.index)
     }
 }

@@ -141,7 +141,7 @@ impl Check<'_> {
         pod_sc: Option<&PodSecurityContext>,
         c: &ContainerView<'_>,
     ) {
-        let at = format!("{}.{}", self.at, c.path);
+        let at = format!("{}.{}", self.at, c.path());
         let who = format!("container {:?}", c.name);
         let sc = c.security;
         if sc.and_then(|s| s.privileged) == Some(true) && policy.privileged != Some(true) {

@@ -159,43 +159,41 @@ fn validate_template(at: &str, group: &TaskGroup, v: &mut Violations) {
         );
     }
     let mut names = HashSet::new();
-    let all = spec
-        .containers
-        .iter()
-        .enumerate()
-        .map(|(j, c)| (format!("{at}.containers[{j}]"), c))
-        .chain(
-            spec.init_containers
-                .iter()
-                .flatten()
-                .enumerate()
-                .map(|(j, c)| (format!("{at}.initContainers[{j}]"), c)),
-        );
-    for (path, c) in all {
-        if let Some(why) = dns1123_label_problem(&c.name) {
-            let reason = if c.name.is_empty() {
-                Reason::Required
-            } else {
-                Reason::InvalidName
-            };
-            v.push(
-                format!("{path}.name"),
-                reason,
-                format!("container name {why}"),
-            );
-        } else if !names.insert(c.name.as_str()) {
-            v.push(
-                format!("{path}.name"),
-                Reason::Duplicate,
-                format!("container name {:?} is used twice", c.name),
-            );
-        }
-        if c.image.as_deref().is_none_or(str::is_empty) {
-            v.push(
-                format!("{path}.image"),
-                Reason::Required,
-                "set the container image",
-            );
+    let lists = [
+        ("containers", spec.containers.as_slice()),
+        (
+            "initContainers",
+            spec.init_containers.as_deref().unwrap_or(&[]),
+        ),
+    ];
+    for (list, containers) in lists {
+        for (j, c) in containers.iter().enumerate() {
+            let path = || format!("{at}.{list}[{j}]");
+            if let Some(why) = dns1123_label_problem(&c.name) {
+                let reason = if c.name.is_empty() {
+                    Reason::Required
+                } else {
+                    Reason::InvalidName
+                };
+                v.push(
+                    format!("{}.name", path()),
+                    reason,
+                    format!("container name {why}"),
+                );
+            } else if !names.insert(c.name.as_str()) {
+                v.push(
+                    format!("{}.name", path()),
+                    Reason::Duplicate,
+                    format!("container name {:?} is used twice", c.name),
+                );
+            }
+            if c.image.as_deref().is_none_or(str::is_empty) {
+                v.push(
+                    format!("{}.image", path()),
+                    Reason::Required,
+                    "set the container image",
+                );
+            }
         }
     }
     for (path, message) in resource_problems(spec) {

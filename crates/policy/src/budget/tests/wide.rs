@@ -50,3 +50,19 @@ fn overflow_is_reported() {
             .is_some()
     );
 }
+
+#[test]
+fn division_by_a_small_divisor_uses_limbs_and_agrees_with_the_general_path() {
+    let x = U256::mul_u128(u128::MAX - 3, 3_600_000_000_000)
+        .checked_add(U256::from_u128(12_345))
+        .unwrap();
+    let (q, r) = x.div_rem_u128(3_600_000_000_000).unwrap();
+    assert_eq!((q.to_u128(), r), (Some(u128::MAX - 3), 12_345));
+    // A divisor just above 2^64 takes the bitwise path; results must be consistent.
+    let d = (1_u128 << 64) + 1;
+    let (q, r) = x.div_rem_u128(d).unwrap();
+    let back = U256::mul_u128(q.to_u128().unwrap(), d)
+        .checked_add(U256::from_u128(r))
+        .unwrap();
+    assert_eq!(back, x);
+}

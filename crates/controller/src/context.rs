@@ -1,0 +1,238 @@
+//! What every reconcile shares: the client, the reflector stores, metrics, the scheduler's
+//! wake-up, and the error type with its requeue policy.
+
+use kbatch_policy::api::{
+    BatchBudget, BatchCostModel, BatchJob, BatchJobConstraint, BatchPriority, BatchQueue,
+    PriorityRef,
+};
+use kbatch_policy::budget::ledger::LedgerError;
+use kbatch_policy::snapshot::PolicySet;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::Store;
+use kube::{Client, ResourceExt};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Why a reconcile failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A call to the API server failed.
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// A body could not be serialised.
+    #[error("serialising a request: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The ledger refused a step (a record in an unexpected state).
+    #[error("budget ledger: {0}")]
+    Ledger(#[from] LedgerError),
+    /// The object cannot be handled until someone changes it.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl Error {
+    /// Whether retrying soon may succeed: API failures (conflicts, timeouts, 5xx, 429).
+    /// A 4xx other than those, and everything else, waits for a change.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Kube(kube::Error::Api(status)) => {
+                matches!(status.code, 409 | 429) || status.code >= 500
+            }
+            Error::Kube(_) => true,
+            Error::Json(_) | Error::Ledger(_) | Error::Permanent(_) => false,
+        }
+    }
+
+    /// Whether the API server answered 409 Conflict (a stale view; the write was refused).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Error::Kube(kube::Error::Api(s)) if s.code == 409)
+    }
+}
+
+/// Counters for logs and a future metrics endpoint (no labels keyed on object names).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Reconciles started.
+    pub reconciles: AtomicU64,
+    /// Reconciles that failed.
+    pub failures: AtomicU64,
+    /// Scheduling passes run.
+    pub passes: AtomicU64,
+}
+
+/// The reflector stores the reconcilers read.
+#[derive(Debug, Clone)]
+pub struct Stores {
+    /// BatchJobs (the main controller's store).
+    pub jobs: Store<BatchJob>,
+    /// BatchQueues.
+    pub queues: Store<BatchQueue>,
+    /// BatchPriorities.
+    pub priorities: Store<BatchPriority>,
+    /// BatchBudgets.
+    pub budgets: Store<BatchBudget>,
+    /// BatchCostModels.
+    pub cost_models: Store<BatchCostModel>,
+    /// BatchJobConstraints.
+    pub constraints: Store<BatchJobConstraint>,
+}
+
+impl Stores {
+    /// Waits until every store has its initial list (a decision on a partial view could, e.g.,
+    /// drop a finalizer of an object still in use).
+    pub async fn ready(&self) -> Result<(), Error> {
+        let lost = |_| Error::Permanent("a reflector store was dropped".to_owned());
+        self.jobs.wait_until_ready().await.map_err(lost)?;
+        self.queues.wait_until_ready().await.map_err(lost)?;
+        self.priorities.wait_until_ready().await.map_err(lost)?;
+        self.budgets.wait_until_ready().await.map_err(lost)?;
+        self.cost_models.wait_until_ready().await.map_err(lost)?;
+        self.constraints.wait_until_ready().await.map_err(lost)
+    }
+
+    /// The priority of queue `namespace/name`, when both exist.
+    pub fn queue_priority(&self, namespace: &str, name: &str) -> Option<PriorityRef> {
+        let queue = self
+            .queues
+            .state()
+            .into_iter()
+            .find(|q| q.namespace().as_deref() == Some(namespace) && q.name_any() == name)?;
+        let priority_name = queue.spec.batch_priority_name.clone();
+        let priority = self
+            .priorities
+            .state()
+            .into_iter()
+            .find(|p| p.name_any() == priority_name)?;
+        Some(PriorityRef {
+            name: priority_name,
+            value: priority.spec.value,
+        })
+    }
+
+    /// The budget named `name`.
+    pub fn budget(&self, name: &str) -> Option<BatchBudget> {
+        self.budgets
+            .state()
+            .into_iter()
+            .find(|b| b.name_any() == name)
+            .map(|b| (*b).clone())
+    }
+
+    /// The BatchJob `namespace/name` with uid `uid`.
+    pub fn job(&self, namespace: &str, name: &str, uid: &str) -> Option<BatchJob> {
+        self.jobs
+            .state()
+            .into_iter()
+            .find(|j| {
+                j.namespace().as_deref() == Some(namespace)
+                    && j.name_any() == name
+                    && j.metadata.uid.as_deref() == Some(uid)
+            })
+            .map(|j| (*j).clone())
+    }
+
+    /// What the deletion guards need: queues, budgets and jobs.
+    pub fn policy_set(&self) -> PolicySet {
+        let mut set = PolicySet::new();
+        for q in self.queues.state() {
+            set.upsert_queue((*q).clone());
+        }
+        for b in self.budgets.state() {
+            set.upsert_budget((*b).clone());
+        }
+        for j in self.jobs.state() {
+            set.upsert_job(&j);
+        }
+        set
+    }
+}
+
+/// Shared by every reconcile.
+pub struct Context {
+    /// The API client.
+    pub client: Client,
+    /// The reflector stores.
+    pub stores: Stores,
+    /// Counters.
+    pub metrics: Metrics,
+    /// Wakes the scheduling pass early (queue or budget changed, a job finished).
+    pub wake: Notify,
+    /// The clock (fixed in tests).
+    pub now: fn() -> jiff::Timestamp,
+    /// Consecutive failures per object, for the requeue backoff.
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("stores", &self.stores)
+            .field("metrics", &self.metrics)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// A context over `client` and `stores`.
+    pub fn new(client: Client, stores: Stores) -> Context {
+        Context {
+            client,
+            stores,
+            metrics: Metrics::default(),
+            wake: Notify::new(),
+            now: jiff::Timestamp::now,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Forgets the failures of `key` after a successful reconcile.
+    pub fn succeeded(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key);
+    }
+
+    /// What to do after `error` for the object `key`: transient errors back off
+    /// exponentially (1 s, 2 s, … capped at 5 min); permanent ones wait 10 min (or a change).
+    pub fn requeue_after(&self, key: &str, error: &Error) -> Action {
+        self.metrics.failures.fetch_add(1, Ordering::Relaxed);
+        if !error.is_transient() {
+            tracing::error!(object = key, %error, "reconcile failed; waiting for a change");
+            return Action::requeue(Duration::from_secs(600));
+        }
+        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = failures.entry(key.to_owned()).or_insert(0);
+        *n = n.saturating_add(1);
+        let delay = backoff(*n);
+        tracing::warn!(object = key, %error, retry_in = ?delay, "reconcile failed; retrying");
+        Action::requeue(delay)
+    }
+}
+
+/// The delay before retry `n` (1-based): 2^(n-1) seconds, at most 5 minutes.
+pub fn backoff(n: u32) -> Duration {
+    let secs = 1u64
+        .checked_shl(n.saturating_sub(1).min(16))
+        .unwrap_or(u64::MAX);
+    Duration::from_secs(secs.min(300))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_five_minutes() {
+        let secs: Vec<u64> = [1, 2, 3, 9, 10, 100]
+            .into_iter()
+            .map(|n| backoff(n).as_secs())
+            .collect();
+        assert_eq!(secs, vec![1, 2, 4, 256, 300, 300]);
+    }
+}

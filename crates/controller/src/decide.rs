@@ -1,0 +1,169 @@
+//! The pure decision of one reconcile of a BatchJob: from the job, its owned `batch/v1` Jobs
+//! and its queue's priority to the API calls to make.
+//!
+//! The I/O layer ([`reconcile`](crate::reconcile)) lists the owned Jobs, calls [`decide`],
+//! and applies the [`Decision`] in order: delete, create, then the status patch. Budget
+//! steps are not decided here: they follow the ledger ([`ledger_io`](crate::ledger_io)).
+
+use crate::job::{NotRunnable, jobs_for};
+use crate::observe::{all_jobs_exist, group_status, observe_groups};
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kbatch_policy::api::{
+    BatchJob, BatchJobStatus, JobPhase, PriorityRef, SUBMITTED_BY_ANNOTATION,
+};
+use kbatch_policy::budget::ReservationState;
+use kbatch_policy::budget::ledger::consumed;
+use kbatch_policy::phase::{DependencyState, Observation, Transition, is_terminal, next_phase};
+use kbatch_policy::scheduling::{Condition, merge_conditions};
+use kube::ResourceExt;
+
+/// `spec.userCommand` value that stops a job.
+pub const TERMINATE: &str = "Terminate";
+
+/// Reason of the condition written when a job's Jobs cannot be built (the webhook admits no
+/// such job; one created while it was down can still be one).
+pub const NOT_RUNNABLE: &str = "NotRunnable";
+
+/// What one reconcile should do, in this order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Decision {
+    /// Owned Jobs to delete (background propagation), by name.
+    pub delete_jobs: Vec<String>,
+    /// Jobs to create (an existing one is left alone).
+    pub create_jobs: Vec<Job>,
+    /// The new status, when it differs from the current one.
+    pub status: Option<BatchJobStatus>,
+}
+
+/// `status` moved to `phase` with a condition of type and reason `reason` (`status: True`);
+/// waiting conditions are dropped.
+pub fn with_phase(
+    status: &BatchJobStatus,
+    phase: JobPhase,
+    reason: &'static str,
+    message: String,
+    now: Timestamp,
+) -> BatchJobStatus {
+    let mut next = status.clone();
+    next.phase = Some(phase);
+    next.conditions = merge_conditions(
+        &status.conditions,
+        &[Condition::new(reason, reason, message)],
+        now,
+    );
+    next
+}
+
+/// Whether the job asks to be terminated.
+pub fn terminate_requested(job: &BatchJob) -> bool {
+    job.spec.user_command.as_deref() == Some(TERMINATE)
+}
+
+/// Decides one reconcile of `job` given its `owned` Jobs, its queue's priority (`None` when
+/// the queue or priority is unknown) and the time.
+pub fn decide(
+    job: &BatchJob,
+    owned: &[Job],
+    priority: Option<PriorityRef>,
+    now: Timestamp,
+) -> Decision {
+    let current = job.status.clone().unwrap_or_default();
+    let mut next = current.clone();
+    let phase = current.phase;
+    let terminal = phase.is_some_and(is_terminal);
+    let terminate = terminate_requested(job);
+
+    if next.submitted_by.is_none() {
+        next.submitted_by = job.annotations().get(SUBMITTED_BY_ANNOTATION).cloned();
+    }
+    // The priority is the queue's while the job waits; once scheduled it is kept.
+    if matches!(phase, None | Some(JobPhase::Queued)) && priority.is_some() {
+        next.batch_priority = priority;
+    }
+    if !owned.is_empty() {
+        next.group_status = group_status(job, owned);
+    }
+    if let Some(record) = &current.reservation {
+        next.budget_consumed = Some(consumed(record).to_f64());
+    }
+
+    let mut decision = Decision::default();
+    let observation = Observation {
+        terminate_requested: terminate,
+        dependencies: DependencyState::Met,
+        reservation: current.reservation.as_ref().map(|r| r.state),
+        jobs_created: all_jobs_exist(job, owned),
+        groups: observe_groups(job, owned),
+    };
+    let mut transition = next_phase(phase, &observation);
+
+    let charged = current
+        .reservation
+        .as_ref()
+        .is_some_and(|r| r.state >= ReservationState::Charged);
+    let runs = matches!(
+        phase,
+        Some(JobPhase::Scheduled | JobPhase::Ready | JobPhase::Running)
+    );
+    if !terminal && !terminate && charged && runs && transition == Transition::Stay {
+        match jobs_for(job) {
+            Ok(jobs) => {
+                decision.create_jobs = jobs
+                    .into_iter()
+                    .filter(|j| !owned.iter().any(|o| o.name_any() == j.name_any()))
+                    .collect();
+            }
+            Err(NotRunnable(why)) => {
+                transition = Transition::To {
+                    phase: JobPhase::Failed,
+                    reason: NOT_RUNNABLE,
+                    message: why,
+                };
+            }
+        }
+    }
+
+    if let Transition::To {
+        phase: to,
+        reason,
+        message,
+    } = transition
+    {
+        if to == JobPhase::Failed {
+            // Terminate stops every pod; a failed group stops the groups still running.
+            decision.delete_jobs = owned
+                .iter()
+                .filter(|j| j.metadata.deletion_timestamp.is_none())
+                .filter(|j| terminate || j.status.as_ref().and_then(|s| s.active).unwrap_or(0) > 0)
+                .map(ResourceExt::name_any)
+                .collect();
+        }
+        next = with_phase(&next, to, reason, message, now);
+    }
+    if next != current {
+        decision.status = Some(next);
+    }
+    decision
+}
+
+/// How long a finished job ran, for its refund: from the charge (when the Jobs could first
+/// be created) to the condition of its final phase (or `now`). Pending time counts: the
+/// refund may be a little small, never too large.
+pub fn run_time(status: &BatchJobStatus, now: Timestamp) -> SignedDuration {
+    let Some(record) = &status.reservation else {
+        return SignedDuration::ZERO;
+    };
+    let start = record.charged_at.as_ref().unwrap_or(&record.requested_at).0;
+    let end = status
+        .conditions
+        .iter()
+        .filter_map(|c| c.time.as_ref().map(|t: &Time| t.0))
+        .max()
+        .unwrap_or(now);
+    end.duration_since(start).max(SignedDuration::ZERO)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,192 @@
+//! The second line of the deletion guards: policy objects carry [`IN_USE_FINALIZER`], which
+//! the controller removes only once [`guard_delete`] finds no referrer.
+//!
+//! One reconcile per BatchPriority, BatchBudget, BatchJobConstraint, BatchCostModel and
+//! BatchQueue. Both writes are JSON patches conditional on `resourceVersion` (a `test` op),
+//! so a concurrent change of the finalizer list is never overwritten.
+
+use crate::context::{Context, Error};
+use kbatch_policy::api::{
+    BatchBudget, BatchCostModel, BatchJobConstraint, BatchPriority, BatchQueue, IN_USE_FINALIZER,
+    Kind,
+};
+use kbatch_policy::references::guard_delete;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::{Api, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How soon a blocked deletion is looked at again (a referrer may go away without an
+/// event on this object).
+pub const BLOCKED_RETRY: Duration = Duration::from_secs(30);
+
+/// A policy kind protected by the finalizer.
+pub trait Guarded:
+    Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static
+{
+    /// Its kind.
+    const KIND: Kind;
+    /// The API of the object (its namespace's, for a namespaced kind).
+    fn api(client: kube::Client, namespace: Option<&str>) -> Api<Self>;
+}
+
+macro_rules! cluster_scoped {
+    ($($ty:ty => $kind:expr),* $(,)?) => {$(
+        impl Guarded for $ty {
+            const KIND: Kind = $kind;
+            fn api(client: kube::Client, _: Option<&str>) -> Api<Self> {
+                Api::all(client)
+            }
+        }
+    )*};
+}
+
+cluster_scoped!(
+    BatchPriority => Kind::BatchPriority,
+    BatchBudget => Kind::BatchBudget,
+    BatchJobConstraint => Kind::BatchJobConstraint,
+    BatchCostModel => Kind::BatchCostModel,
+);
+
+impl Guarded for BatchQueue {
+    const KIND: Kind = Kind::BatchQueue;
+    fn api(client: kube::Client, namespace: Option<&str>) -> Api<Self> {
+        Api::namespaced(client, namespace.unwrap_or("default"))
+    }
+}
+
+/// What to do with an object's finalizers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FinalizerPlan {
+    /// Nothing.
+    Keep,
+    /// Send this JSON patch.
+    Patch(Value),
+    /// Deleting, but still referred to: wait (the message names the referrers).
+    Blocked(String),
+}
+
+/// The plan for `object`, given what [`guard_delete`] says (`referrers` is its message,
+/// empty when nothing refers to the object). Pure.
+pub fn plan(meta: &kube::api::ObjectMeta, referrers: impl FnOnce() -> String) -> FinalizerPlan {
+    let finalizers = meta.finalizers.clone().unwrap_or_default();
+    let position = finalizers.iter().position(|f| f == IN_USE_FINALIZER);
+    let test = json!({"op": "test", "path": "/metadata/resourceVersion",
+        "value": meta.resource_version});
+    match (meta.deletion_timestamp.is_some(), position) {
+        (false, None) => {
+            let add = if meta.finalizers.is_none() {
+                json!({"op": "add", "path": "/metadata/finalizers", "value": [IN_USE_FINALIZER]})
+            } else {
+                json!({"op": "add", "path": "/metadata/finalizers/-", "value": IN_USE_FINALIZER})
+            };
+            FinalizerPlan::Patch(json!([test, add]))
+        }
+        (true, Some(i)) => {
+            let why = referrers();
+            if why.is_empty() {
+                let remove = json!({"op": "remove", "path": format!("/metadata/finalizers/{i}")});
+                FinalizerPlan::Patch(json!([test, remove]))
+            } else {
+                FinalizerPlan::Blocked(why)
+            }
+        }
+        _ => FinalizerPlan::Keep,
+    }
+}
+
+/// Reconciles the finalizer of one policy object.
+pub async fn reconcile<K: Guarded>(object: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if matches!(K::KIND, Kind::BatchQueue | Kind::BatchBudget) {
+        // A queue or budget change may let queued jobs run.
+        ctx.wake.notify_one();
+    }
+    let name = object.name_any();
+    let namespace = object.namespace();
+    let meta = object.meta();
+    if meta.deletion_timestamp.is_some() {
+        // Never judge "no referrers" on a partial view.
+        ctx.stores.ready().await?;
+    }
+    let decided = plan(meta, || {
+        let set = ctx.stores.policy_set();
+        let v = guard_delete(&set, K::KIND, namespace.as_deref(), &name);
+        v.iter()
+            .map(|v| v.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
+    match decided {
+        FinalizerPlan::Keep => Ok(Action::await_change()),
+        FinalizerPlan::Blocked(why) => {
+            tracing::info!(kind = %K::KIND, %name, %why, "deletion waits for referrers");
+            Ok(Action::requeue(BLOCKED_RETRY))
+        }
+        FinalizerPlan::Patch(patch) => {
+            let api = K::api(ctx.client.clone(), namespace.as_deref());
+            let patch: json_patch::Patch = serde_json::from_value(patch)?;
+            api.patch(&name, &PatchParams::default(), &Patch::Json::<()>(patch))
+                .await?;
+            Ok(Action::await_change())
+        }
+    }
+}
+
+/// The error policy of the finalizer controllers.
+pub fn error_policy<K: Guarded>(object: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
+    let key = format!("{} {}", K::KIND, object.name_any());
+    ctx.requeue_after(&key, error)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::fixtures::priority;
+
+    #[test]
+    fn adds_the_finalizer_when_absent() {
+        let mut p = priority(false);
+        p.metadata.finalizers = None;
+        assert_eq!(
+            plan(&p.metadata, String::new),
+            FinalizerPlan::Patch(json!([
+                {"op": "test", "path": "/metadata/resourceVersion", "value": "3"},
+                {"op": "add", "path": "/metadata/finalizers", "value": [IN_USE_FINALIZER]}
+            ]))
+        );
+        p.metadata.finalizers = Some(vec!["other".into()]);
+        let FinalizerPlan::Patch(patch) = plan(&p.metadata, String::new) else {
+            panic!("expected a patch")
+        };
+        assert_eq!(patch[1]["path"], "/metadata/finalizers/-");
+    }
+
+    #[test]
+    fn keeps_it_while_live_or_referred_to() {
+        assert_eq!(
+            plan(&priority(false).metadata, String::new),
+            FinalizerPlan::Keep
+        );
+        assert_eq!(
+            plan(&priority(true).metadata, || "BatchQueue ns/q".into()),
+            FinalizerPlan::Blocked("BatchQueue ns/q".into())
+        );
+    }
+
+    #[test]
+    fn removes_it_once_unreferenced() {
+        let FinalizerPlan::Patch(patch) = plan(&priority(true).metadata, String::new) else {
+            panic!("expected a patch")
+        };
+        assert_eq!(
+            patch[1],
+            json!({"op": "remove", "path": "/metadata/finalizers/0"})
+        );
+    }
+}

@@ -1,0 +1,164 @@
+//! Driving a job's reservation through the ledger (`kbatch_policy::budget::ledger`): the
+//! pure functions decide each write, this module makes them, in the documented order.
+//!
+//! [`settle`] loops: it asks [`next_step`] what is due for the job given the budget, makes
+//! that one conditional write, and asks again with the objects the API server returned,
+//! until nothing is due. **Fresh-proof rule**: a budget step (charge or refund) is made only
+//! right after a successful conditional write of the job in the same call; when there is
+//! none, the record's `attempt` is bumped and written first ([`retry`]).
+
+use crate::context::{Context, Error};
+use crate::decide::{run_time, with_phase};
+use crate::writes::{write_budget_status, write_job_status};
+use jiff::Timestamp;
+use kbatch_policy::api::{BatchBudget, BatchJob, BatchJobStatus, JobPhase};
+use kbatch_policy::budget::ledger::{
+    LedgerStep, ack_charge, ack_refund, acknowledged, apply_charge, apply_refund, consumed,
+    next_step, plan_charge, plan_refund, prune, retry,
+};
+use kbatch_policy::budget::{BudgetPlan, CostModel, LedgerEntry, ReservationRecord};
+use kbatch_policy::phase::{is_terminal, reason};
+use kube::ResourceExt;
+
+/// At most this many writes per call: a full charge or refund takes three.
+const MAX_STEPS: usize = 8;
+
+fn key(job: &BatchJob) -> String {
+    format!("{}/{}", job.namespace().unwrap_or_default(), job.name_any())
+}
+
+fn status_with(job: &BatchJob, record: ReservationRecord) -> BatchJobStatus {
+    let mut status = job.status.clone().unwrap_or_default();
+    status.budget_consumed = Some(consumed(&record).to_f64());
+    status.reservation = Some(record);
+    status
+}
+
+/// Whether the budget's ledger `entry` has been acknowledged by its job, as `job` (just
+/// written) or the job store shows it.
+fn entry_acknowledged(ctx: &Context, job: &BatchJob, entry: &LedgerEntry) -> bool {
+    let record_of = |j: &BatchJob| j.status.as_ref().and_then(|s| s.reservation.clone());
+    if job.metadata.uid.as_deref() == Some(entry.id.as_str()) {
+        return acknowledged(entry, record_of(job).as_ref());
+    }
+    let Some((ns, name)) = entry.job.split_once('/') else {
+        return false;
+    };
+    ctx.stores
+        .job(ns, name, &entry.id)
+        .is_some_and(|j| acknowledged(entry, record_of(&j).as_ref()))
+}
+
+/// The Start action of the scheduling pass: writes the reservation intent and phase
+/// Scheduled (J1), then charges the budget and acknowledges it ([`settle`]). Returns the
+/// budget as last written, for the next Start of the same pass.
+pub async fn start(
+    ctx: &Context,
+    job: &BatchJob,
+    budget: BatchBudget,
+    now: Timestamp,
+) -> Result<BatchBudget, Error> {
+    let model_name = &budget.spec.batch_cost_model_name;
+    let model = ctx
+        .stores
+        .cost_models
+        .state()
+        .into_iter()
+        .find(|m| m.name_any() == *model_name)
+        .ok_or_else(|| Error::Permanent(format!("cost model {model_name} not found")))?;
+    let model = CostModel::from_spec(&model.spec)
+        .map_err(|e| Error::Permanent(format!("cost model {model_name}: {e}")))?;
+    let cost = model
+        .job_cost(&job.spec)
+        .map_err(|e| Error::Permanent(format!("{}: {e}", key(job))))?;
+    let record = plan_charge(job, &budget.name_any(), &cost, now)?;
+    let status = with_phase(
+        &status_with(job, record),
+        JobPhase::Scheduled,
+        reason::SCHEDULED,
+        "chosen to run; reserving its budget".to_owned(),
+        now,
+    );
+    let written = write_job_status(&ctx.client, job, &status).await?;
+    settle(ctx, written, budget, true, now).await
+}
+
+/// Takes every ledger step due for `job` against `budget`; `fresh` says whether `job` was
+/// just returned by a successful write (see the module docs). Returns the budget as last
+/// written (or as given).
+pub async fn settle(
+    ctx: &Context,
+    mut job: BatchJob,
+    mut budget: BatchBudget,
+    mut fresh: bool,
+    now: Timestamp,
+) -> Result<BatchBudget, Error> {
+    let plan = BudgetPlan::from_budget(&budget)
+        .map_err(|e| Error::Permanent(format!("budget {}: {e}", budget.name_any())))?;
+    for _ in 0..MAX_STEPS {
+        let status = job.status.clone().unwrap_or_default();
+        let Some(record) = status.reservation.clone() else {
+            return Ok(budget);
+        };
+        let finished = status.phase.is_some_and(is_terminal);
+        let budget_status = budget.status.clone().unwrap_or_default();
+        let step = next_step(Some(&record), finished, &budget_status, &key(&job));
+        tracing::debug!(job = %key(&job), ?step, "ledger step");
+        match step {
+            LedgerStep::Idle | LedgerStep::Done => return Ok(budget),
+            LedgerStep::ApplyCharge(_) | LedgerStep::ApplyRefund(_) if !fresh => {
+                job =
+                    write_job_status(&ctx.client, &job, &status_with(&job, retry(&record))).await?;
+                fresh = true;
+            }
+            LedgerStep::ApplyCharge(charge) => {
+                let applied = apply_charge(&budget_status, &plan, &charge, now);
+                if !applied.overdrawn.is_empty() {
+                    tracing::warn!(job = %key(&job), windows = ?applied.overdrawn,
+                        "charge took windows beyond their amount (admitted on a stale view)");
+                }
+                let (pruned, _) = prune(&applied.status, |e| {
+                    e.id != charge.id && entry_acknowledged(ctx, &job, e)
+                });
+                budget = write_budget_status(&ctx.client, &budget, &pruned).await?;
+                fresh = false;
+            }
+            LedgerStep::AckCharge(entry) => {
+                let acked = ack_charge(&record, &entry)?;
+                job = write_job_status(&ctx.client, &job, &status_with(&job, acked)).await?;
+                fresh = true;
+            }
+            LedgerStep::PlanRefund => {
+                let planned = plan_refund(&record, run_time(&status, now))?;
+                job = write_job_status(&ctx.client, &job, &status_with(&job, planned)).await?;
+                fresh = true;
+            }
+            LedgerStep::ApplyRefund(refund) => {
+                let applied = apply_refund(&budget_status, &plan, &refund, now);
+                let (pruned, _) = prune(&applied.status, |e| {
+                    e.id != refund.id && entry_acknowledged(ctx, &job, e)
+                });
+                budget = write_budget_status(&ctx.client, &budget, &pruned).await?;
+                fresh = false;
+            }
+            LedgerStep::AckRefund(entry) => {
+                let acked = ack_refund(&record, &entry)?;
+                job = write_job_status(&ctx.client, &job, &status_with(&job, acked)).await?;
+                fresh = true;
+                ctx.wake.notify_one();
+            }
+            LedgerStep::Prune => {
+                let (pruned, removed) = prune(&budget_status, |e| entry_acknowledged(ctx, &job, e));
+                if removed == 0 {
+                    return Ok(budget);
+                }
+                budget = write_budget_status(&ctx.client, &budget, &pruned).await?;
+                fresh = false;
+            }
+        }
+    }
+    Ok(budget)
+}
+
+#[cfg(test)]
+mod tests;

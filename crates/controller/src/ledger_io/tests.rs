@@ -1,0 +1,181 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The charge sequence against a mocked API server: J1 (intent) → B1 (charge) → J2 (ack),
+//! each write conditional on the resourceVersion the previous answer returned.
+
+use super::*;
+use crate::fixtures::{batch_job, budget, to_json};
+use crate::mock::{Expect, World, context, finish, serve, test_now};
+use crate::writes::{budget_status_patch, job_status_patch};
+use http::Method;
+use kbatch_policy::api::BatchCostModel;
+use kbatch_policy::budget::ReservationState;
+use kbatch_policy::budget::ledger::Charge;
+use serde_json::json;
+
+const JOB_STATUS: &str = "/apis/kbatch.k8s.io/v1beta1/namespaces/ns/batchjobs/pi/status?";
+const BUDGET_STATUS: &str = "/apis/kbatch.k8s.io/v1beta1/batchbudgets/team/status?";
+
+fn cost_model() -> BatchCostModel {
+    serde_json::from_value(json!({
+        "apiVersion": "kbatch.k8s.io/v1beta1", "kind": "BatchCostModel",
+        "metadata": {"name": "gke"}, "spec": {"resources": {"cpu": 0.5}}
+    }))
+    .unwrap()
+}
+
+fn stored<T: Clone>(object: &T, set: impl FnOnce(&mut T)) -> T {
+    let mut o = object.clone();
+    set(&mut o);
+    o
+}
+
+#[tokio::test]
+async fn start_writes_intent_then_charge_then_acknowledgement() {
+    let mut job = batch_job(1);
+    job.status = Some(kbatch_policy::api::BatchJobStatus {
+        phase: Some(JobPhase::Queued),
+        ..Default::default()
+    });
+    let now = test_now();
+
+    // J1: the intent, phase Scheduled.
+    let cost = CostModel::from_spec(&cost_model().spec)
+        .unwrap()
+        .job_cost(&job.spec)
+        .unwrap();
+    let intent = plan_charge(&job, "team", &cost, now).unwrap();
+    assert_eq!(intent.amount.to_string(), "0.50");
+    let j1 = with_phase(
+        &status_with(&job, intent.clone()),
+        JobPhase::Scheduled,
+        reason::SCHEDULED,
+        "chosen to run; reserving its budget".into(),
+        now,
+    );
+    let job_v8 = stored(&job, |j| {
+        j.status = Some(j1.clone());
+        j.metadata.resource_version = Some("8".into());
+    });
+    // B1: the charge, keyed by the reservation id.
+    let plan = BudgetPlan::from_budget(&budget()).unwrap();
+    let charge = Charge {
+        id: "u1".into(),
+        job: "ns/pi".into(),
+        amount: intent.amount,
+    };
+    let b1 = apply_charge(&Default::default(), &plan, &charge, now);
+    assert!(b1.applied);
+    let budget_v6 = stored(&budget(), |b| {
+        b.status = Some(b1.status.clone());
+        b.metadata.resource_version = Some("6".into());
+    });
+    // J2: the acknowledgement.
+    let acked = ack_charge(&intent, &b1.entry).unwrap();
+    assert_eq!(acked.state, ReservationState::Charged);
+    let j2 = status_with(&job_v8, acked);
+    let job_v9 = stored(&job_v8, |j| j.status = Some(j2.clone()));
+
+    let (ctx, handle, _writers) = context(World {
+        jobs: vec![job.clone()],
+        budgets: vec![budget()],
+        cost_models: vec![cost_model()],
+        ..World::default()
+    });
+    let verifier = serve(
+        handle,
+        vec![
+            Expect::new(Method::PATCH, JOB_STATUS, to_json(&job_v8))
+                .body(job_status_patch(Some("7"), &j1).unwrap()),
+            Expect::new(Method::PATCH, BUDGET_STATUS, to_json(&budget_v6))
+                .body(budget_status_patch(Some("5"), &b1.status).unwrap()),
+            Expect::new(Method::PATCH, JOB_STATUS, to_json(&job_v9))
+                .body(job_status_patch(Some("8"), &j2).unwrap()),
+        ],
+    );
+    let written = start(&ctx, &job, budget(), now).await.unwrap();
+    assert_eq!(written.metadata.resource_version.as_deref(), Some("6"));
+    drop(ctx);
+    finish(verifier).await;
+}
+
+#[tokio::test]
+async fn a_finished_job_is_refunded_after_a_fresh_write() {
+    // A Succeeded job whose reservation is Charged: J3 (plan refund) → B2 → J4.
+    let mut job = batch_job(1);
+    let mut record = crate::fixtures::record(ReservationState::Charged);
+    record.charged_at = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        "2026-11-22T09:00:00Z".parse().unwrap(),
+    ));
+    let mut status = status_with(&job, record.clone());
+    status = with_phase(
+        &status,
+        JobPhase::Succeeded,
+        reason::COMPLETED,
+        "1 task succeeded".into(),
+        "2026-11-22T09:30:00Z".parse().unwrap(),
+    );
+    job.status = Some(status.clone());
+    let now = test_now();
+    let plan = BudgetPlan::from_budget(&budget()).unwrap();
+    let charged = apply_charge(
+        &Default::default(),
+        &plan,
+        &Charge {
+            id: "u1".into(),
+            job: "ns/pi".into(),
+            amount: record.amount,
+        },
+        now,
+    );
+    let budget_v5 = stored(&budget(), |b| b.status = Some(charged.status.clone()));
+
+    let planned = plan_refund(&record, jiff::SignedDuration::from_mins(30)).unwrap();
+    assert_eq!(
+        planned.refund.map(|m| m.to_string()).as_deref(),
+        Some("1.00")
+    );
+    let j3 = status_with(&job, planned.clone());
+    let job_v8 = stored(&job, |j| {
+        j.status = Some(j3.clone());
+        j.metadata.resource_version = Some("8".into());
+    });
+    let refund = kbatch_policy::budget::ledger::Refund {
+        id: "u1".into(),
+        job: "ns/pi".into(),
+        amount: planned.refund.unwrap(),
+        windows: planned.windows.clone(),
+    };
+    let b2 = apply_refund(&charged.status, &plan, &refund, now);
+    let budget_v6 = stored(&budget_v5, |b| {
+        b.status = Some(b2.status.clone());
+        b.metadata.resource_version = Some("6".into());
+    });
+    let j4 = status_with(&job_v8, ack_refund(&planned, &b2.entry).unwrap());
+    let job_v9 = stored(&job_v8, |j| j.status = Some(j4.clone()));
+    // B3: the acknowledged refund entry leaves the ledger.
+    let (pruned, removed) = prune(&b2.status, |e| acknowledged(e, j4.reservation.as_ref()));
+    assert_eq!((removed, pruned.ledger.len()), (1, 0));
+    let budget_v7 = stored(&budget_v6, |b| b.status = Some(pruned.clone()));
+
+    let (ctx, handle, _writers) = context(World {
+        jobs: vec![job.clone()],
+        budgets: vec![budget_v5.clone()],
+        ..World::default()
+    });
+    let verifier = serve(
+        handle,
+        vec![
+            Expect::new(Method::PATCH, JOB_STATUS, to_json(&job_v8))
+                .body(job_status_patch(Some("7"), &j3).unwrap()),
+            Expect::new(Method::PATCH, BUDGET_STATUS, to_json(&budget_v6))
+                .body(budget_status_patch(Some("5"), &b2.status).unwrap()),
+            Expect::new(Method::PATCH, JOB_STATUS, to_json(&job_v9))
+                .body(job_status_patch(Some("8"), &j4).unwrap()),
+            Expect::new(Method::PATCH, BUDGET_STATUS, to_json(&budget_v7))
+                .body(budget_status_patch(Some("6"), &pruned).unwrap()),
+        ],
+    );
+    settle(&ctx, job, budget_v5, false, now).await.unwrap();
+    drop(ctx);
+    finish(verifier).await;
+}

@@ -1,0 +1,153 @@
+//! Wiring: leader election, then the BatchJob controller, the finalizer controllers of the
+//! policy kinds (whose stores the reconcilers read) and the scheduling pass, until the lease
+//! is lost or the process is asked to stop.
+
+use crate::context::{Context, Error, Stores};
+use crate::finalizers::{self, Guarded};
+use crate::job::JOB_LABEL;
+use crate::leader::{self, LeaseConfig};
+use crate::{reconcile, schedule_pass};
+use futures::StreamExt;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::coordination::v1::Lease;
+use kbatch_policy::api::{
+    BatchBudget, BatchCostModel, BatchJob, BatchJobConstraint, BatchPriority, BatchQueue,
+};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Api, Client, Resource};
+use std::fmt::Debug;
+use std::sync::Arc;
+
+/// Logs one reconcile result; watch and reconcile errors are never dropped silently.
+fn report<K, E1, E2>(
+    result: Result<(ObjectRef<K>, Action), kube::runtime::controller::Error<E1, E2>>,
+) where
+    K: Resource,
+    E1: std::error::Error,
+    E2: std::error::Error,
+{
+    match result {
+        Ok((object, _)) => tracing::trace!(%object, "reconciled"),
+        Err(kube::runtime::controller::Error::ReconcilerFailed(error, object)) => {
+            tracing::debug!(%object, %error, "reconcile failed");
+        }
+        Err(error) => tracing::warn!(%error, "controller error"),
+    }
+}
+
+fn policy_controller<K: Guarded>(client: &Client) -> Controller<K>
+where
+    K::DynamicType: Debug + Unpin,
+{
+    Controller::new(Api::<K>::all(client.clone()), watcher::Config::default())
+}
+
+async fn run_policy<K: Guarded>(controller: Controller<K>, ctx: Arc<Context>)
+where
+    K::DynamicType: Debug + Unpin + Clone + Eq + std::hash::Hash,
+{
+    controller
+        .shutdown_on_signal()
+        .run(
+            finalizers::reconcile::<K>,
+            finalizers::error_policy::<K>,
+            ctx,
+        )
+        .for_each(|r| async move { report(r) })
+        .await;
+}
+
+/// Resolves on SIGTERM (what Kubernetes sends) or Ctrl-C.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => {
+            if let Err(error) = result {
+                tracing::error!(%error, "cannot listen for Ctrl-C");
+                std::future::pending::<()>().await;
+            }
+        }
+        () = terminate => {}
+    }
+}
+
+/// Runs the controller against `client` until the lease is lost (an error: restart as a
+/// follower) or the process gets SIGINT/SIGTERM (`Ok`).
+pub async fn run(client: Client) -> anyhow::Result<()> {
+    let lease_config = LeaseConfig::from_env(&client);
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &lease_config.namespace);
+    tracing::info!(namespace = %lease_config.namespace, identity = %lease_config.identity,
+        "waiting for the leader lease");
+    tokio::select! {
+        _ = leader::acquire(&leases, &lease_config) => {}
+        () = shutdown_signal() => return Ok(()),
+    }
+
+    let jobs = Controller::new(
+        Api::<BatchJob>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .owns(
+        Api::<Job>::all(client.clone()),
+        watcher::Config::default().labels(JOB_LABEL),
+    );
+    let queues = policy_controller::<BatchQueue>(&client);
+    let priorities = policy_controller::<BatchPriority>(&client);
+    let budgets = policy_controller::<BatchBudget>(&client);
+    let models = policy_controller::<BatchCostModel>(&client);
+    let constraints = policy_controller::<BatchJobConstraint>(&client);
+    let stores = Stores {
+        jobs: jobs.store(),
+        queues: queues.store(),
+        priorities: priorities.store(),
+        budgets: budgets.store(),
+        cost_models: models.store(),
+        constraints: constraints.store(),
+    };
+    let ctx = Arc::new(Context::new(client, stores));
+
+    let main = jobs
+        .shutdown_on_signal()
+        .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
+        .for_each(|r| async move { report(r) });
+    let controllers = futures::future::join(
+        main,
+        futures::future::join5(
+            run_policy(queues, ctx.clone()),
+            run_policy(priorities, ctx.clone()),
+            run_policy(budgets, ctx.clone()),
+            run_policy(models, ctx.clone()),
+            run_policy(constraints, ctx.clone()),
+        ),
+    );
+    let scheduler = schedule_pass::run(&ctx);
+
+    tokio::select! {
+        _ = controllers => {
+            tracing::info!("controllers stopped");
+            Ok(())
+        }
+        result = scheduler => {
+            let error: Error = match result {
+                Err(e) => e,
+                Ok(never) => match never {},
+            };
+            Err(anyhow::anyhow!("scheduling pass stopped: {error}"))
+        }
+        lost = leader::hold(&leases, &lease_config) => {
+            Err(anyhow::anyhow!("{lost}; stopping so that only one replica reconciles"))
+        }
+    }
+}

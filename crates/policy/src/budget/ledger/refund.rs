@@ -1,0 +1,157 @@
+//! Refunding: J3 (plan), B2 (apply), J4 (acknowledge).
+
+use super::{Applied, LedgerError, Refund, check_ack, entry_of};
+use crate::api::BatchBudgetStatus;
+use crate::budget::cost::{CostError, prorate_up};
+use crate::budget::money::Money;
+use crate::budget::record::{
+    LedgerEntry, LedgerEntryKind, ReservationRecord, ReservationState, WindowRef,
+};
+use crate::budget::windows::{
+    BudgetPlan, parse_seconds, record_spent, roll_windows, set_record_spent, set_window_spent,
+    whole_seconds, window_spent,
+};
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+/// The actual cost of a run of `runtime`: per task group, its reservation × runtime ÷
+/// maxWallTime (runtime capped at maxWallTime), rounded up.
+pub fn actual_cost(
+    record: &ReservationRecord,
+    runtime: SignedDuration,
+) -> Result<Money, CostError> {
+    if record.groups.is_empty() {
+        // Nothing to prorate by: the whole reservation is kept.
+        return Ok(record.amount);
+    }
+    let used = u128::try_from(runtime.as_nanos()).unwrap_or(0);
+    let mut total = Money::ZERO;
+    for g in &record.groups {
+        let wall = u128::from(g.max_wall_time_seconds) * 1_000_000_000;
+        let part = prorate_up(g.amount, used, wall)?;
+        total = total.checked_add(part).ok_or(CostError::Overflow)?;
+    }
+    Ok(total.min(record.amount))
+}
+
+/// J3: the refund of a finished job that ran for `actual_runtime` (negative counts as zero),
+/// to write to its status. Refunds round down (the actual cost rounds up). Idempotent once
+/// `Refunding`.
+pub fn plan_refund(
+    record: &ReservationRecord,
+    actual_runtime: SignedDuration,
+) -> Result<ReservationRecord, LedgerError> {
+    match record.state {
+        ReservationState::Refunding | ReservationState::Refunded => return Ok(record.clone()),
+        ReservationState::Charging => {
+            return Err(LedgerError::WrongState {
+                id: record.id.clone(),
+                expected: ReservationState::Charged,
+                found: record.state,
+            });
+        }
+        ReservationState::Charged => {}
+    }
+    let actual = actual_cost(record, actual_runtime)?;
+    let mut r = record.clone();
+    r.state = ReservationState::Refunding;
+    r.actual_cost = Some(actual);
+    r.refund = Some(record.amount.saturating_sub(actual).max(Money::ZERO));
+    Ok(r)
+}
+
+/// B2: rolls the windows to `now`, gives the refund back to the windows the charge went to
+/// (see the module docs for closed windows) and replaces the reservation's entry by a Refund
+/// entry. A no-op when the budget already holds the Refund entry.
+pub fn apply_refund(
+    status: &BatchBudgetStatus,
+    plan: &BudgetPlan,
+    refund: &Refund,
+    now: Timestamp,
+) -> Applied {
+    let mut st = roll_windows(status, plan, now);
+    if let Some(existing) = entry_of(&st, &refund.id, LedgerEntryKind::Refund) {
+        let entry = existing.clone();
+        return Applied {
+            status: st,
+            applied: false,
+            entry,
+            overdrawn: Vec::new(),
+        };
+    }
+    // The job is Refunding, so it acknowledged the charge: its entry has served its purpose.
+    st.ledger.retain(|e| e.id != refund.id);
+    let at = Time(whole_seconds(now));
+    let mut credited = Vec::with_capacity(refund.windows.len());
+    for target in &refund.windows {
+        let Some(seconds) = parse_seconds(&target.duration) else {
+            continue;
+        };
+        let Some(w) = st
+            .window_status_list
+            .iter_mut()
+            .find(|w| parse_seconds(&w.duration) == Some(seconds))
+        else {
+            continue;
+        };
+        if w.start_time == target.start_time {
+            let spent = window_spent(w);
+            set_window_spent(w, spent.saturating_sub(refund.amount.min(spent)));
+            credited.push(WindowRef {
+                duration: w.duration.clone(),
+                start_time: w.start_time.clone(),
+            });
+        } else if let Some(h) = w
+            .window_history
+            .iter_mut()
+            .find(|h| h.window_start_time == target.start_time)
+        {
+            let spent = record_spent(h);
+            set_record_spent(h, spent.saturating_sub(refund.amount.min(spent)));
+            credited.push(WindowRef {
+                duration: w.duration.clone(),
+                start_time: h.window_start_time.clone(),
+            });
+        }
+    }
+    let entry = LedgerEntry {
+        id: refund.id.clone(),
+        job: refund.job.clone(),
+        kind: LedgerEntryKind::Refund,
+        amount: refund.amount,
+        at: at.clone(),
+        windows: credited,
+    };
+    st.ledger.push(entry.clone());
+    st.last_updated = Some(at);
+    Applied {
+        status: st,
+        applied: true,
+        entry,
+        overdrawn: Vec::new(),
+    }
+}
+
+/// J4: the record acknowledging the budget's refund entry. Idempotent once `Refunded`.
+pub fn ack_refund(
+    record: &ReservationRecord,
+    entry: &LedgerEntry,
+) -> Result<ReservationRecord, LedgerError> {
+    match record.state {
+        ReservationState::Refunded => return Ok(record.clone()),
+        ReservationState::Refunding => {}
+        found => {
+            return Err(LedgerError::WrongState {
+                id: record.id.clone(),
+                expected: ReservationState::Refunding,
+                found,
+            });
+        }
+    }
+    check_ack(record, entry, LedgerEntryKind::Refund)?;
+    let mut r = record.clone();
+    r.state = ReservationState::Refunded;
+    r.refunded_at = Some(entry.at.clone());
+    r.refund_windows.clone_from(&entry.windows);
+    Ok(r)
+}
