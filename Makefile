@@ -50,7 +50,8 @@ unit:
 bench: bench-policy bench-load
 
 bench-policy:
-	$(CARGO) bench -p kbatch-policy --bench admit_job
+	$(CARGO) bench -p kbatch-policy
+	$(CARGO) bench -p kbatch-admission --bench review
 
 bench-load:
 	./tests/bench/load.sh

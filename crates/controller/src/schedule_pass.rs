@@ -128,3 +128,69 @@ pub async fn run(ctx: &Context) -> Result<std::convert::Infallible, Error> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::fixtures::{batch_job, budget, queue, to_json};
+    use crate::mock::{Expect, World, context, finish, serve, test_now};
+    use crate::writes::job_status_patch;
+    use http::Method;
+    use kbatch_policy::api::BatchJobStatus;
+
+    #[tokio::test]
+    async fn a_job_of_a_paused_queue_gets_its_waiting_conditions_once() {
+        let mut job = batch_job(1);
+        job.status = Some(BatchJobStatus {
+            phase: Some(JobPhase::Queued),
+            ..BatchJobStatus::default()
+        });
+        let mut paused = queue();
+        paused.spec.pause_scheduling = true;
+        let world = |job: &BatchJob| World {
+            jobs: vec![job.clone()],
+            queues: vec![paused.clone()],
+            budgets: vec![budget()],
+            ..World::default()
+        };
+        let (ctx, handle, _writers) = context(world(&job));
+        let view = snapshot(&ctx);
+        let actions = schedule(&view, test_now());
+        let Some(Action::Wait { conditions, .. }) = actions.first() else {
+            panic!("a job of a paused queue waits: {actions:?}")
+        };
+        assert!(conditions.iter().any(|c| c.type_ == "QueuePaused"));
+        let status = BatchJobStatus {
+            phase: Some(JobPhase::Queued),
+            conditions: merge_conditions(&[], conditions, test_now()),
+            ..BatchJobStatus::default()
+        };
+        let mut written = job.clone();
+        written.status = Some(status.clone());
+        let verifier = serve(
+            handle,
+            vec![
+                Expect::new(
+                    Method::PATCH,
+                    "/apis/kbatch.k8s.io/v1beta1/namespaces/ns/batchjobs/pi/status?",
+                    to_json(&written),
+                )
+                .body(job_status_patch(Some("7"), &status).unwrap()),
+            ],
+        );
+        assert_eq!(pass(&ctx, test_now()).await, 0);
+        drop(ctx);
+        finish(verifier).await;
+
+        // Next pass, same view of the world with the conditions written: no write.
+        drop(actions);
+        drop(view);
+        let (ctx, handle, _writers) = context(world(&written));
+        let verifier = serve(handle, vec![]);
+        assert_eq!(pass(&ctx, test_now()).await, 0);
+        drop(ctx);
+        finish(verifier).await;
+    }
+}

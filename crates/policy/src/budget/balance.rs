@@ -39,7 +39,7 @@ impl WindowBalance {
 }
 
 impl BudgetBook {
-    /// The balances at `now`, as [`roll_windows`] would leave them (without building the
+    /// The balances at `now`, as [`roll_windows`](super::roll_windows) would leave them (without building the
     /// rolled status).
     pub fn open(plan: &BudgetPlan, status: &BatchBudgetStatus, now: Timestamp) -> BudgetBook {
         let origin = plan.origin.as_second();

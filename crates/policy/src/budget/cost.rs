@@ -2,7 +2,7 @@
 //!
 //! - `cpu` is priced per vCPU-hour, `memory` per GiB-hour (2³⁰ bytes), `nvidia.com/gpu` per
 //!   GPU-hour, all from the effective request of one task's pod
-//!   ([`effective_request`](crate::resources::effective_request)).
+//!   ([`crate::resources::effective_request`]).
 //! - A job that requires preemptible VMs (`usePreemptibleVM` `Equals` `Require`) pays
 //!   `preemptibleVMCostMultiplier` × the price; `Prefer` may land on regular nodes and pays
 //!   the full price.

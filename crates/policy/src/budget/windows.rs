@@ -43,7 +43,7 @@ pub fn history_limit(length_seconds: i64) -> usize {
     let n = if length_seconds <= 0 {
         1
     } else {
-        (span + length_seconds - 1) / length_seconds
+        span.saturating_add(length_seconds - 1) / length_seconds
     };
     usize::try_from(n.max(1)).unwrap_or(1)
 }

@@ -39,6 +39,7 @@ impl Hasher for FxHasher {
     }
 
     fn write_usize(&mut self, i: usize) {
+        // usize is at most 64 bits on every target Rust supports for this crate.
         self.add(i as u64);
     }
 

@@ -218,6 +218,7 @@ pub fn schedule(snapshot: &SchedulingSnapshot, now: Timestamp) -> Vec<Action<'_>
         job: index, queue, ..
     } in &order
     {
+        // `index` and `queue` come from enumerating these very vectors.
         let job = &snapshot.jobs[index];
         let job_ref = JobRef::of(job);
         if job.terminate {

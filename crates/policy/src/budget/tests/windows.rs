@@ -396,3 +396,10 @@ fn a_book_takes_reservations_one_after_the_other() {
         .is_ok()
     );
 }
+
+#[test]
+fn history_limit_handles_any_length() {
+    assert_eq!(crate::budget::history_limit(i64::MAX), 1);
+    assert_eq!(crate::budget::history_limit(0), 1);
+    assert_eq!(crate::budget::history_limit(3600), 2160);
+}
