@@ -11,7 +11,7 @@ use kbatch_policy::api::{
 use kbatch_policy::references::{check_budget_references, check_queue_references, guard_delete};
 use kbatch_policy::security::{default_job_security, validate_job_security};
 use kbatch_policy::snapshot::PolicySet;
-use kbatch_policy::submission::{default_job, validate_job_create};
+use kbatch_policy::submission::{MAX_NAME_LENGTH, default_job, validate_job_create};
 use kbatch_policy::validation::{
     validate_budget, validate_constraint_object, validate_cost_model, validate_job_update,
     validate_priority, validate_queue, validate_user_context,
@@ -221,6 +221,13 @@ fn validate(
                 let queue: BatchQueue = object(req)?;
                 let previous: Option<BatchQueue> = updated(req)?;
                 let mut v = validate_queue(&queue.spec);
+                if req.name.len() > MAX_NAME_LENGTH {
+                    v.push(
+                        "metadata.name",
+                        Reason::Invalid,
+                        format!("BatchQueue names are at most {MAX_NAME_LENGTH} characters (they label the Jobs of their jobs)"),
+                    );
+                }
                 let (refs, warnings) =
                     check_queue_references(policy, &queue.spec, previous.as_ref().map(|q| &q.spec));
                 v.extend(refs);

@@ -14,6 +14,10 @@ use crate::validation::validate_job_structure;
 use crate::violation::{Reason, Violations};
 use kube::ResourceExt;
 
+/// Longest BatchJob (and BatchQueue) name: both become label values of the Jobs and pods
+/// that run the job, and label values are at most 63 characters.
+pub const MAX_NAME_LENGTH: usize = 63;
+
 const PER_GROUP_FIELDS: [Field; 5] = [
     Field::WallTime,
     Field::Memory,
@@ -206,6 +210,18 @@ pub fn validate_job_create(policy: &PolicySet, job: &BatchJob) -> Violations {
             format!(
                 "the cluster already has {} unfinished BatchJobs, the most kbatch allows ({MAX_UNFINISHED_JOBS}); wait for some to finish",
                 policy.unfinished_jobs()
+            ),
+        );
+    }
+    if let Some(name) = job.metadata.name.as_deref()
+        && name.len() > MAX_NAME_LENGTH
+    {
+        v.push(
+            "metadata.name",
+            Reason::Invalid,
+            format!(
+                "the name is {} characters long; BatchJob names are at most {MAX_NAME_LENGTH} (they label the Jobs and pods that run the job)",
+                name.len()
             ),
         );
     }

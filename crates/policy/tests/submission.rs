@@ -287,3 +287,16 @@ fn dependency_cycles_through_existing_jobs_are_refused() {
     );
     assert!(validate_job_create(&p, &with_deps("d", &["a"])).is_empty());
 }
+
+#[test]
+fn names_longer_than_a_label_value_are_refused() {
+    let p = policy(json!([]));
+    let mut j = job(json!({}));
+    j.metadata.name = Some("a".repeat(63));
+    assert!(validate_job_create(&p, &j).is_empty());
+    j.metadata.name = Some("a".repeat(64));
+    assert_eq!(
+        reasons(&validate_job_create(&p, &j)),
+        [(Reason::Invalid, "metadata.name".to_owned())]
+    );
+}
