@@ -29,6 +29,17 @@ async fn start() -> (kbatch_e2e::Certs, RunningServer) {
     (certs, server)
 }
 
+/// A verifying TLS connection to the server, speaking `alpn`.
+async fn open(certs: &kbatch_e2e::Certs, server: &RunningServer, alpn: &[&[u8]]) -> Conn {
+    connect(
+        server.https_addr(),
+        client_config(certs.files.ca_pem(), alpn),
+        "localhost",
+    )
+    .await
+    .unwrap()
+}
+
 /// POSTs a review; checks the transport and the echoed uid; returns the response object.
 async fn post(conn: &mut Conn, path: &str, review: &Value) -> Value {
     let resp = conn
@@ -64,13 +75,7 @@ async fn round(conn: &mut Conn, mut mutate: Value, mut validate: Value) -> (Valu
 async fn recorded_rounds_over_http1_and_http2() {
     let (certs, server) = start().await;
     for alpn in [H1, H2] {
-        let mut conn = connect(
-            server.https_addr(),
-            client_config(certs.files.ca_pem(), alpn),
-            "localhost",
-        )
-        .await
-        .unwrap();
+        let mut conn = open(&certs, &server, alpn).await;
         // Every CREATE of the recording is admitted; the DELETE of a priority in use is not.
         for (m, v) in [
             (1, 2),
@@ -103,13 +108,7 @@ async fn recorded_rounds_over_http1_and_http2() {
 #[tokio::test]
 async fn the_returned_patch_gives_the_defaulted_job() {
     let (certs, server) = start().await;
-    let mut conn = connect(
-        server.https_addr(),
-        client_config(certs.files.ca_pem(), H2),
-        "localhost",
-    )
-    .await
-    .unwrap();
+    let mut conn = open(&certs, &server, H2).await;
     let (answer, job) = round(&mut conn, fixture(21), fixture(22)).await;
     assert_eq!(answer["allowed"], true, "{answer}");
     assert_eq!(
@@ -149,13 +148,7 @@ fn render_frames_by(user: &str) -> (Value, Value) {
 #[tokio::test]
 async fn one_job_three_users_accepted_defaulted_refused() {
     let (certs, server) = start().await;
-    let mut conn = connect(
-        server.https_addr(),
-        client_config(certs.files.ca_pem(), H1),
-        "localhost",
-    )
-    .await
-    .unwrap();
+    let mut conn = open(&certs, &server, H1).await;
     // olga (operators: RunAsAny everywhere): accepted, her pod spec left as written.
     let (m, v) = render_frames_by("olga");
     let (answer, job) = round(&mut conn, m, v).await;
@@ -192,13 +185,7 @@ async fn one_job_three_users_accepted_defaulted_refused() {
 #[tokio::test]
 async fn a_user_cannot_escape_the_rules_by_naming_another_user_or_by_update() {
     let (certs, server) = start().await;
-    let mut conn = connect(
-        server.https_addr(),
-        client_config(certs.files.ca_pem(), H1),
-        "localhost",
-    )
-    .await
-    .unwrap();
+    let mut conn = open(&certs, &server, H1).await;
     // carol writes olga's name into the object: only userInfo counts.
     let (mut m, mut v) = render_frames_by("carol");
     for review in [&mut m, &mut v] {
@@ -227,13 +214,7 @@ async fn a_user_cannot_escape_the_rules_by_naming_another_user_or_by_update() {
 #[tokio::test]
 async fn garbage_is_a_400_and_the_server_keeps_serving() {
     let (certs, server) = start().await;
-    let mut conn = connect(
-        server.https_addr(),
-        client_config(certs.files.ca_pem(), H1),
-        "localhost",
-    )
-    .await
-    .unwrap();
+    let mut conn = open(&certs, &server, H1).await;
     for body in [
         &b"{"[..],
         b"[]",
@@ -254,13 +235,7 @@ async fn garbage_is_a_400_and_the_server_keeps_serving() {
 #[tokio::test]
 async fn the_bench_bodies_are_a_real_round() {
     let (certs, server) = start().await;
-    let mut conn = connect(
-        server.https_addr(),
-        client_config(certs.files.ca_pem(), H1),
-        "localhost",
-    )
-    .await
-    .unwrap();
+    let mut conn = open(&certs, &server, H1).await;
     let mutated = post(&mut conn, "/mutate", &fixture(19)).await;
     let mut validate = fixture(20);
     json_patch::patch(
