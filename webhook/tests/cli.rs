@@ -176,7 +176,15 @@ fn the_committed_crds_are_what_kbatch_crds_prints() {
 
 #[test]
 fn every_command_has_help_with_examples() {
-    for command in ["serve", "check", "certs", "crds", "ksub"] {
+    for command in [
+        "serve",
+        "check",
+        "certs",
+        "crds",
+        "ksub",
+        "controller",
+        "completions",
+    ] {
         let out = kbatch(&[command, "--help"]);
         assert!(out.status.success(), "{command}");
         assert!(
@@ -277,4 +285,17 @@ fn ksub_refused_by_policy_exits_1_with_the_reasons() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("WallTime LessThan 24h"));
+}
+
+#[test]
+fn completions_cover_every_subcommand() {
+    let out = kbatch(&["completions", "bash"]);
+    assert!(out.status.success());
+    let script = stdout(&out);
+    for command in ["serve", "check", "certs", "crds", "ksub", "controller"] {
+        assert!(
+            script.contains(command),
+            "{command} missing from the bash completions"
+        );
+    }
 }

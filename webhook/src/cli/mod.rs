@@ -57,6 +57,14 @@ enum Command {
     /// Print every CustomResourceDefinition (apiextensions.k8s.io/v1), generated from the types.
     #[command(after_help = "Example:\n  kbatch crds | kubectl apply -f -")]
     Crds,
+    /// Print a shell completion script for kbatch.
+    #[command(
+        after_help = "Examples:\n  kbatch completions bash > /etc/bash_completion.d/kbatch\n  kbatch completions zsh > \"${fpath[1]}/_kbatch\""
+    )]
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
     /// Submit a shell script with #KB directives (like Slurm's #SBATCH) as a BatchJob.
     ///
     /// Exits 0 when submitted (or printed), 1 when refused by policy, 2 for a bad script.
@@ -124,6 +132,16 @@ impl Cli {
             Command::Controller(args) => report(controller::run(args)),
             Command::Crds => report(crds::render().map(|yaml| print!("{yaml}"))),
             Command::Ksub(args) => ksub::run(args),
+            Command::Completions { shell } => {
+                use clap::CommandFactory;
+                clap_complete::generate(
+                    shell,
+                    &mut Cli::command(),
+                    "kbatch",
+                    &mut std::io::stdout(),
+                );
+                ExitCode::SUCCESS
+            }
         }
     }
 }
