@@ -26,9 +26,7 @@ fn main() -> anyhow::Result<()> {
     };
     let reviewer: Arc<dyn Reviewer> = match arg("--policy") {
         Some(dir) => {
-            let docs = kbatch_manifests::read_paths(&[dir.into()])?;
-            let policy =
-                kbatch_manifests::policy_set(docs.iter().filter_map(|d| d.object.as_ref().ok()));
+            let policy = kbatch_manifests::load_policy(std::path::Path::new(&dir))?.policy;
             Arc::new(PolicyReviewer::new(policy, AdmissionConfig::default()))
         }
         None if args.iter().any(|a| a == "--noop") => Arc::new(NoopReviewer),

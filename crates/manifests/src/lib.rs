@@ -11,6 +11,33 @@ pub use documents::{Document, DocumentError, Object, parse_documents};
 pub use files::{LoadError, read_paths};
 
 use kbatch_policy::snapshot::PolicySet;
+use std::path::Path;
+
+/// The policy snapshot read from a file or directory, with the documents it came from.
+#[derive(Debug)]
+pub struct LoadedPolicy {
+    /// Every decodable kbatch object, indexed.
+    pub policy: PolicySet,
+    /// Every document read, in order (callers report the undecodable ones).
+    pub documents: Vec<Document>,
+}
+
+impl LoadedPolicy {
+    /// The kbatch documents that did not decode and were left out of the snapshot.
+    pub fn undecodable(&self) -> impl Iterator<Item = (&Document, &DocumentError)> {
+        self.documents.iter().filter_map(|d| match &d.object {
+            Err(e @ DocumentError::Undecodable { .. }) => Some((d, e)),
+            _ => None,
+        })
+    }
+}
+
+/// Reads the policy objects under `path` (a file or a directory, recursed) into a snapshot.
+pub fn load_policy(path: &Path) -> Result<LoadedPolicy, LoadError> {
+    let documents = read_paths(&[path.to_path_buf()])?;
+    let policy = policy_set(documents.iter().filter_map(|d| d.object.as_ref().ok()));
+    Ok(LoadedPolicy { policy, documents })
+}
 
 /// Builds the policy snapshot from decoded objects (BatchJobs are indexed too: they matter
 /// for dependency cycles and for deleting queues).

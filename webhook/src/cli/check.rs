@@ -1,7 +1,7 @@
 //! `kbatch check`: the webhook's defaulting and validation, offline, over manifest files.
 
 use anyhow::Context;
-use kbatch_manifests::{Document, DocumentError, Object, policy_set, read_paths};
+use kbatch_manifests::{Document, DocumentError, Object, load_policy, read_paths};
 use kbatch_policy::api::{BatchJob, Kind};
 use kbatch_policy::snapshot::PolicySet;
 use kbatch_policy::submission::{job_namespace, submit_job, submit_job_as};
@@ -56,18 +56,16 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> anyhow::Result<CheckOutcome> {
-    let policy_docs = read_paths(std::slice::from_ref(&options.policy))
+    let loaded = load_policy(&options.policy)
         .with_context(|| format!("reading policy objects from {}", options.policy.display()))?;
-    for doc in &policy_docs {
-        if let Err(e @ DocumentError::Undecodable { .. }) = &doc.object {
-            writeln!(
-                err,
-                "warning: {}: ignoring policy object: {e}",
-                location(doc, &policy_docs)
-            )?;
-        }
+    for (doc, e) in loaded.undecodable() {
+        writeln!(
+            err,
+            "warning: {}: ignoring policy object: {e}",
+            location(doc, &loaded.documents)
+        )?;
     }
-    let policy = policy_set(policy_docs.iter().filter_map(|d| d.object.as_ref().ok()));
+    let policy = loaded.policy;
     let docs = read_paths(&options.paths).context("reading the jobs to check")?;
     let mut refused = 0usize;
     let mut checked = 0usize;

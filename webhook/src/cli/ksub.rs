@@ -4,7 +4,7 @@ use anyhow::Context;
 use kbatch_ksub::{
     BuildOptions, DependencyType, build_job, parse_dependency_arg, parse_script, to_yaml,
 };
-use kbatch_manifests::{policy_set, read_paths};
+use kbatch_manifests::load_policy;
 use kbatch_policy::api::BatchJob;
 use kbatch_policy::submission::submit_job;
 use kube::api::PostParams;
@@ -94,9 +94,9 @@ fn submit(args: KsubArgs) -> anyhow::Result<ExitCode> {
         },
     );
     if let Some(dir) = &args.policy {
-        let docs = read_paths(std::slice::from_ref(dir))
-            .with_context(|| format!("reading {}", dir.display()))?;
-        let policy = policy_set(docs.iter().filter_map(|d| d.object.as_ref().ok()));
+        let policy = load_policy(dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .policy;
         match submit_job(&policy, &job) {
             Ok(defaulted) => job = defaulted,
             Err(violations) => {

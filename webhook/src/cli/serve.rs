@@ -3,7 +3,7 @@
 use crate::{PolicyReviewer, Reviewer, ServerConfig};
 use anyhow::Context;
 use kbatch_admission::AdmissionConfig;
-use kbatch_manifests::{DocumentError, policy_set, read_paths};
+
 use kbatch_policy::snapshot::PolicySet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -48,17 +48,13 @@ pub struct ServeArgs {
 
 /// Reads the policy objects under `dir` into a snapshot.
 fn load_policy(dir: &std::path::Path) -> anyhow::Result<PolicySet> {
-    let docs = read_paths(&[dir.to_path_buf()])
+    let loaded = kbatch_manifests::load_policy(dir)
         .with_context(|| format!("loading policy objects from {}", dir.display()))?;
-    for doc in &docs {
-        if let Err(e @ DocumentError::Undecodable { .. }) = &doc.object {
-            tracing::warn!(source = %doc.source, document = doc.index, "ignoring policy object: {e}");
-        }
+    for (doc, e) in loaded.undecodable() {
+        tracing::warn!(source = %doc.source, document = doc.index, "ignoring policy object: {e}");
     }
-    tracing::info!(objects = docs.len(), dir = %dir.display(), "policy loaded");
-    Ok(policy_set(
-        docs.iter().filter_map(|d| d.object.as_ref().ok()),
-    ))
+    tracing::info!(objects = loaded.documents.len(), dir = %dir.display(), "policy loaded");
+    Ok(loaded.policy)
 }
 
 /// Loads the policy (or starts watching it) and serves until SIGTERM or Ctrl-C.
