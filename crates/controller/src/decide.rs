@@ -148,20 +148,27 @@ pub fn decide(
     decision
 }
 
-/// How long a finished job ran, for its refund: from the charge (when the Jobs could first
-/// be created) to the condition of its final phase (or `now`). Pending time counts: the
+/// How long a job ran, for its refund: from the charge (when the Jobs could first be
+/// created) to the condition of its final phase, or to `now` when it has none or has not
+/// finished (a job deleted while it runs: its pods ran until now). Pending time counts: the
 /// refund may be a little small, never too large.
 pub fn run_time(status: &BatchJobStatus, now: Timestamp) -> SignedDuration {
     let Some(record) = &status.reservation else {
         return SignedDuration::ZERO;
     };
     let start = record.charged_at.as_ref().unwrap_or(&record.requested_at).0;
-    let end = status
-        .conditions
-        .iter()
-        .filter_map(|c| c.time.as_ref().map(|t: &Time| t.0))
-        .max()
-        .unwrap_or(now);
+    let end = if status.phase.is_some_and(is_terminal) {
+        status
+            .conditions
+            .iter()
+            .filter_map(|c| c.time.as_ref().map(|t: &Time| t.0))
+            .max()
+            .unwrap_or(now)
+    } else {
+        // The last condition of a running job is when it started running, not when it
+        // stopped: using it would refund time the pods did run.
+        now
+    };
     end.duration_since(start).max(SignedDuration::ZERO)
 }
 

@@ -2,7 +2,7 @@
 //! a mocked API server that checks every request in order.
 
 use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus};
-use kbatch_policy::api::{BatchJob, BatchPriority, BatchQueue, JobPhase};
+use kbatch_policy::api::{BatchJob, BatchPriority, BatchQueue, JobPhase, RESERVATION_FINALIZER};
 use kbatch_policy::budget::{Money, ReservationRecord, ReservationState, ReservedGroup};
 use serde_json::{Value, json};
 
@@ -50,7 +50,8 @@ pub fn record(state: ReservationState) -> ReservationRecord {
 
 /// Builder-style helpers on a BatchJob.
 pub trait BatchJobExt {
-    /// In `phase`, with what the controller already recorded (submitter, a charged reservation).
+    /// In `phase`, with what the controller already recorded (submitter, a charged
+    /// reservation and its finalizer).
     fn in_phase(self, phase: JobPhase) -> Self;
     /// With `userCommand: Terminate`.
     fn terminated(self) -> Self;
@@ -58,6 +59,8 @@ pub trait BatchJobExt {
 
 impl BatchJobExt for BatchJob {
     fn in_phase(mut self, phase: JobPhase) -> Self {
+        // A charged job holds the reservation finalizer (added before the charge).
+        self.metadata.finalizers = Some(vec![RESERVATION_FINALIZER.to_owned()]);
         let status = self.status.get_or_insert_with(Default::default);
         status.phase = Some(phase);
         status.submitted_by = Some("alice".into());

@@ -6,9 +6,13 @@
 //! until nothing is due. **Fresh-proof rule**: a budget step (charge or refund) is made only
 //! right after a successful conditional write of the job in the same call; when there is
 //! none, the record's `attempt` is bumped and written first ([`retry`]).
+//!
+//! A job being deleted counts as finished: its reservation is refunded like that of a job
+//! that ended, while the reservation finalizer ([`reservation`](crate::reservation)) keeps it.
 
 use crate::context::{Context, Error};
 use crate::decide::{run_time, with_phase};
+use crate::reservation::{add_patch, patch_job};
 use crate::writes::{write_budget_status, write_job_status};
 use jiff::Timestamp;
 use kbatch_policy::api::{BatchBudget, BatchJob, BatchJobStatus, JobPhase};
@@ -27,7 +31,7 @@ fn key(job: &BatchJob) -> String {
     format!("{}/{}", job.namespace().unwrap_or_default(), job.name_any())
 }
 
-fn status_with(job: &BatchJob, record: ReservationRecord) -> BatchJobStatus {
+pub(crate) fn status_with(job: &BatchJob, record: ReservationRecord) -> BatchJobStatus {
     let mut status = job.status.clone().unwrap_or_default();
     status.budget_consumed = Some(consumed(&record).to_f64());
     status.reservation = Some(record);
@@ -49,9 +53,12 @@ fn entry_acknowledged(ctx: &Context, job: &BatchJob, entry: &LedgerEntry) -> boo
         .is_some_and(|j| acknowledged(entry, record_of(&j).as_ref()))
 }
 
-/// The Start action of the scheduling pass: writes the reservation intent and phase
-/// Scheduled (J1), then charges the budget and acknowledges it ([`settle`]). Returns the
-/// budget as last written, for the next Start of the same pass.
+/// The Start action of the scheduling pass: adds the reservation finalizer to the job (a
+/// write of its own, before anything is reserved: a crash right after it leaves a finalizer
+/// without a charge, never the reverse), writes the reservation intent and phase Scheduled
+/// (J1, conditional on the version the finalizer write returned), then charges the budget
+/// and acknowledges it ([`settle`]). Returns the budget as last written, for the next Start
+/// of the same pass.
 pub async fn start(
     ctx: &Context,
     job: &BatchJob,
@@ -72,6 +79,14 @@ pub async fn start(
         .job_cost(&job.spec)
         .map_err(|e| Error::Permanent(format!("{}: {e}", key(job))))?;
     let record = plan_charge(job, &budget.name_any(), &cost, now)?;
+    let patched;
+    let job = match add_patch(&job.metadata) {
+        Some(patch) => {
+            patched = patch_job(&ctx.client, job, patch).await?;
+            &patched
+        }
+        None => job,
+    };
     let status = with_phase(
         &status_with(job, record),
         JobPhase::Scheduled,
@@ -80,32 +95,34 @@ pub async fn start(
         now,
     );
     let written = write_job_status(&ctx.client, job, &status).await?;
-    settle(ctx, written, budget, true, now).await
+    let (_, budget) = settle(ctx, written, budget, true, now).await?;
+    Ok(budget)
 }
 
 /// Takes every ledger step due for `job` against `budget`; `fresh` says whether `job` was
-/// just returned by a successful write (see the module docs). Returns the budget as last
-/// written (or as given).
+/// just returned by a successful write (see the module docs). Returns the job and the budget
+/// as last written (or as given).
 pub async fn settle(
     ctx: &Context,
     mut job: BatchJob,
     mut budget: BatchBudget,
     mut fresh: bool,
     now: Timestamp,
-) -> Result<BatchBudget, Error> {
+) -> Result<(BatchJob, BatchBudget), Error> {
     let plan = BudgetPlan::from_budget(&budget)
         .map_err(|e| Error::Permanent(format!("budget {}: {e}", budget.name_any())))?;
     for _ in 0..MAX_STEPS {
         let status = job.status.clone().unwrap_or_default();
         let Some(record) = status.reservation.clone() else {
-            return Ok(budget);
+            return Ok((job, budget));
         };
-        let finished = status.phase.is_some_and(is_terminal);
+        let finished =
+            status.phase.is_some_and(is_terminal) || job.metadata.deletion_timestamp.is_some();
         let budget_status = budget.status.clone().unwrap_or_default();
         let step = next_step(Some(&record), finished, &budget_status, &key(&job));
         tracing::debug!(job = %key(&job), ?step, "ledger step");
         match step {
-            LedgerStep::Idle | LedgerStep::Done => return Ok(budget),
+            LedgerStep::Idle | LedgerStep::Done => return Ok((job, budget)),
             LedgerStep::ApplyCharge(_) | LedgerStep::ApplyRefund(_) if !fresh => {
                 job =
                     write_job_status(&ctx.client, &job, &status_with(&job, retry(&record))).await?;
@@ -150,14 +167,14 @@ pub async fn settle(
             LedgerStep::Prune => {
                 let (pruned, removed) = prune(&budget_status, |e| entry_acknowledged(ctx, &job, e));
                 if removed == 0 {
-                    return Ok(budget);
+                    return Ok((job, budget));
                 }
                 budget = write_budget_status(&ctx.client, &budget, &pruned).await?;
                 fresh = false;
             }
         }
     }
-    Ok(budget)
+    Ok((job, budget))
 }
 
 #[cfg(test)]

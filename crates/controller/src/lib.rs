@@ -6,7 +6,8 @@
 //! The modules follow observe → decide → apply:
 //! - pure: [`job`] (the Jobs of a BatchJob), [`observe`] (owned Jobs → the policy crate's
 //!   observation and `status.groupStatus`), [`decide`] (one reconcile's API calls),
-//!   [`finalizers::plan`], [`leader::claim`], and the write bodies in [`writes`];
+//!   [`finalizers::plan`], [`reservation::plan`] (the BatchJob reservation finalizer),
+//!   [`leader::claim`], and the write bodies in [`writes`];
 //! - I/O: [`reconcile`] (one BatchJob), [`ledger_io`] (the budget ledger's writes, in the
 //!   order `kbatch_policy::budget::ledger` documents), [`schedule_pass`] (the periodic
 //!   scheduling pass), [`finalizers`] (in-use protection of policy objects), [`leader`]
@@ -21,6 +22,7 @@ pub mod ledger_io;
 pub mod observe;
 pub mod placement;
 pub mod reconcile;
+pub mod reservation;
 mod run;
 pub mod schedule_pass;
 pub mod writes;

@@ -2,15 +2,20 @@
 //!
 //! Order of writes: delete Jobs, create Jobs, patch the status. When the status changed the
 //! reconcile ends there (the status event brings the next one); otherwise the reservation
-//! is settled through the ledger ([`ledger_io::settle`]), e.g. the refund of a finished job.
+//! is settled through the ledger ([`ledger_io::settle`]), e.g. the refund of a finished job,
+//! and the reservation finalizer follows ([`reservation::plan`]).
+//!
+//! A BatchJob being deleted takes another path ([`release`]): no Job is created and no phase
+//! decided; its Jobs are deleted, its reservation refunded, then its finalizer removed.
 
 use crate::context::{Context, Error};
 use crate::decide::decide;
 use crate::job::JOB_LABEL;
 use crate::ledger_io;
+use crate::reservation::{self, FinalizerStep, patch_job};
 use crate::writes::{create_job, delete_job, write_job_status};
 use k8s_openapi::api::batch::v1::Job;
-use kbatch_policy::api::BatchJob;
+use kbatch_policy::api::{BatchBudget, BatchBudgetStatus, BatchJob};
 use kbatch_policy::budget::ReservationState;
 use kbatch_policy::phase::is_terminal;
 use kube::api::ListParams;
@@ -63,6 +68,11 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
     let now = (ctx.now)();
 
     let owned = owned_jobs(&ctx, &namespace, &name, &uid).await?;
+    if job.metadata.deletion_timestamp.is_some() {
+        let action = release(&ctx, (*job).clone(), &owned, now).await?;
+        ctx.succeeded(&key(&job));
+        return Ok(action);
+    }
     let priority = ctx
         .stores
         .queue_priority(&namespace, &job.spec.batch_queue_name);
@@ -92,10 +102,14 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
     }
 
     let status = job.status.clone().unwrap_or_default();
+    let mut latest = (*job).clone();
+    let mut budget = reserved_budget(&ctx, &latest);
     if let Some(record) = &status.reservation {
-        match ctx.stores.budget(&record.budget) {
-            Some(budget) => {
-                ledger_io::settle(&ctx, (*job).clone(), budget, false, now).await?;
+        match budget.take() {
+            Some(b) => {
+                let (j, b) = ledger_io::settle(&ctx, latest, b, false, now).await?;
+                latest = j;
+                budget = Some(b);
             }
             None if record.state == ReservationState::Refunded => {}
             None => {
@@ -105,6 +119,13 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
                 )));
             }
         }
+    }
+    match reservation::plan(&latest, budget_status(budget.as_ref()).as_ref()) {
+        FinalizerStep::Add(patch) | FinalizerStep::Remove(patch) => {
+            patch_job(&ctx.client, &latest, patch).await?;
+        }
+        // Settle is only decided for a job being deleted, which took the other path.
+        FinalizerStep::Keep | FinalizerStep::Settle => {}
     }
     ctx.succeeded(&key(&job));
     let settled = status.phase.is_some_and(is_terminal)
@@ -117,6 +138,67 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
     } else {
         Action::requeue(RESYNC)
     })
+}
+
+/// The budget `job`'s reservation names, when it has one and the budget exists.
+fn reserved_budget(ctx: &Context, job: &BatchJob) -> Option<BatchBudget> {
+    let record = job.status.as_ref()?.reservation.as_ref()?;
+    ctx.stores.budget(&record.budget)
+}
+
+fn budget_status(budget: Option<&BatchBudget>) -> Option<BatchBudgetStatus> {
+    budget.map(|b| b.status.clone().unwrap_or_default())
+}
+
+/// A BatchJob being deleted: stops its Jobs, refunds the unused part of its reservation
+/// through the ledger (exactly once, counting the run time up to now), then removes the
+/// reservation finalizer. Each write is conditional; after a failure the next reconcile
+/// resumes from what the API server holds.
+async fn release(
+    ctx: &Context,
+    job: BatchJob,
+    owned: &[Job],
+    now: jiff::Timestamp,
+) -> Result<Action, Error> {
+    let namespace = job.namespace().unwrap_or_default();
+    let mut budget = reserved_budget(ctx, &job);
+    let mut job = job;
+    if reservation::plan(&job, budget_status(budget.as_ref()).as_ref()) == FinalizerStep::Settle {
+        // The pods stop before the refund is priced: what they run after it is not counted
+        // (at most their termination grace period).
+        for owned_job in owned
+            .iter()
+            .filter(|j| j.metadata.deletion_timestamp.is_none())
+        {
+            tracing::info!(batchjob = %key(&job), job = %owned_job.name_any(),
+                "deleting Job of a deleted BatchJob");
+            delete_job(&ctx.client, &namespace, &owned_job.name_any()).await?;
+        }
+        // Settle is decided only when the budget exists (see `reservation::settled`).
+        let Some(b) = budget.take() else {
+            return Ok(Action::requeue(RESYNC));
+        };
+        let (j, b) = ledger_io::settle(ctx, job, b, false, now).await?;
+        job = j;
+        budget = Some(b);
+    }
+    match reservation::plan(&job, budget_status(budget.as_ref()).as_ref()) {
+        FinalizerStep::Remove(patch) => {
+            if let Some(record) = job.status.as_ref().and_then(|s| s.reservation.as_ref())
+                && budget.is_none()
+                && record.state != ReservationState::Refunded
+            {
+                tracing::warn!(batchjob = %key(&job), budget = %record.budget,
+                    "the budget of the reservation no longer exists: nothing to refund");
+            }
+            patch_job(&ctx.client, &job, patch).await?;
+            Ok(Action::await_change())
+        }
+        // The ledger needs more steps than one reconcile takes: continue soon.
+        FinalizerStep::Settle => Ok(Action::requeue(Duration::from_secs(1))),
+        // Not ours to remove (or already gone): the object goes without us.
+        FinalizerStep::Keep | FinalizerStep::Add(_) => Ok(Action::await_change()),
+    }
 }
 
 /// The Controller's error policy: see [`Context::requeue_after`].

@@ -57,6 +57,10 @@ pub async fn pass(ctx: &Context, now: Timestamp) -> usize {
         let Some(job) = ctx.stores.job(job_ref.namespace, job_ref.name, job_ref.uid) else {
             continue;
         };
+        if job.metadata.deletion_timestamp.is_some() {
+            // Going away: never reserve for it (the reconcile releases it).
+            continue;
+        }
         if let Err(error) = apply(ctx, &job, action, &mut budgets, now).await {
             failures += 1;
             if error.is_conflict() {

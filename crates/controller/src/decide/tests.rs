@@ -181,3 +181,21 @@ fn run_time_goes_from_the_charge_to_the_final_condition() {
     );
     assert_eq!(run_time(&status, now()), SignedDuration::from_mins(30));
 }
+
+#[test]
+fn a_job_stopped_before_it_finished_ran_until_now() {
+    // Deleted while Running: its last condition (Running, 09:20) is not when it stopped.
+    let job = batch_job(1).in_phase(JobPhase::Running);
+    let mut status = job.status.unwrap();
+    status.reservation.as_mut().unwrap().charged_at =
+        Some(Time("2026-11-22T09:10:00Z".parse().unwrap()));
+    status = with_phase(
+        &status,
+        JobPhase::Running,
+        reason::STARTED,
+        "running".into(),
+        "2026-11-22T09:20:00Z".parse().unwrap(),
+    );
+    assert_eq!(now(), "2026-11-22T10:00:00Z".parse().unwrap());
+    assert_eq!(run_time(&status, now()), SignedDuration::from_mins(50));
+}

@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! The charge sequence against a mocked API server: J1 (intent) → B1 (charge) → J2 (ack),
-//! each write conditional on the resourceVersion the previous answer returned.
+//! The charge sequence against a mocked API server: F (reservation finalizer) → J1 (intent)
+//! → B1 (charge) → J2 (ack), each write conditional on the resourceVersion the previous
+//! answer returned.
 
 use super::*;
 use crate::fixtures::{batch_job, budget, to_json};
@@ -13,6 +14,7 @@ use kbatch_policy::budget::ledger::Charge;
 use serde_json::json;
 
 const JOB_STATUS: &str = "/apis/kbatch.k8s.io/v1beta1/namespaces/ns/batchjobs/pi/status?";
+const JOB: &str = "/apis/kbatch.k8s.io/v1beta1/namespaces/ns/batchjobs/pi?";
 const BUDGET_STATUS: &str = "/apis/kbatch.k8s.io/v1beta1/batchbudgets/team/status?";
 
 fn cost_model() -> BatchCostModel {
@@ -30,13 +32,20 @@ fn stored<T: Clone>(object: &T, set: impl FnOnce(&mut T)) -> T {
 }
 
 #[tokio::test]
-async fn start_writes_intent_then_charge_then_acknowledgement() {
+async fn start_adds_the_finalizer_then_writes_intent_charge_and_acknowledgement() {
     let mut job = batch_job(1);
     job.status = Some(kbatch_policy::api::BatchJobStatus {
         phase: Some(JobPhase::Queued),
         ..Default::default()
     });
     let now = test_now();
+
+    // F: the finalizer, before anything is reserved.
+    let finalizer = crate::reservation::add_patch(&job.metadata).unwrap();
+    let job_v8 = stored(&job, |j| {
+        j.metadata.finalizers = Some(vec![kbatch_policy::api::RESERVATION_FINALIZER.into()]);
+        j.metadata.resource_version = Some("8".into());
+    });
 
     // J1: the intent, phase Scheduled.
     let cost = CostModel::from_spec(&cost_model().spec)
@@ -52,9 +61,9 @@ async fn start_writes_intent_then_charge_then_acknowledgement() {
         "chosen to run; reserving its budget".into(),
         now,
     );
-    let job_v8 = stored(&job, |j| {
+    let job_v9 = stored(&job_v8, |j| {
         j.status = Some(j1.clone());
-        j.metadata.resource_version = Some("8".into());
+        j.metadata.resource_version = Some("9".into());
     });
     // B1: the charge, keyed by the reservation id.
     let plan = BudgetPlan::from_budget(&budget()).unwrap();
@@ -72,8 +81,8 @@ async fn start_writes_intent_then_charge_then_acknowledgement() {
     // J2: the acknowledgement.
     let acked = ack_charge(&intent, &b1.entry).unwrap();
     assert_eq!(acked.state, ReservationState::Charged);
-    let j2 = status_with(&job_v8, acked);
-    let job_v9 = stored(&job_v8, |j| j.status = Some(j2.clone()));
+    let j2 = status_with(&job_v9, acked);
+    let job_v10 = stored(&job_v9, |j| j.status = Some(j2.clone()));
 
     let (ctx, handle, _writers) = context(World {
         jobs: vec![job.clone()],
@@ -84,12 +93,13 @@ async fn start_writes_intent_then_charge_then_acknowledgement() {
     let verifier = serve(
         handle,
         vec![
-            Expect::new(Method::PATCH, JOB_STATUS, to_json(&job_v8))
-                .body(job_status_patch(Some("7"), &j1).unwrap()),
+            Expect::new(Method::PATCH, JOB, to_json(&job_v8)).body(finalizer),
+            Expect::new(Method::PATCH, JOB_STATUS, to_json(&job_v9))
+                .body(job_status_patch(Some("8"), &j1).unwrap()),
             Expect::new(Method::PATCH, BUDGET_STATUS, to_json(&budget_v6))
                 .body(budget_status_patch(Some("5"), &b1.status).unwrap()),
-            Expect::new(Method::PATCH, JOB_STATUS, to_json(&job_v9))
-                .body(job_status_patch(Some("8"), &j2).unwrap()),
+            Expect::new(Method::PATCH, JOB_STATUS, to_json(&job_v10))
+                .body(job_status_patch(Some("9"), &j2).unwrap()),
         ],
     );
     let written = start(&ctx, &job, budget(), now).await.unwrap();

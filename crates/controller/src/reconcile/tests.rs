@@ -6,7 +6,7 @@ use crate::fixtures::{BatchJobExt, batch_job, budget, job_list, owned_job, progr
 use crate::mock::{Expect, World, context, finish, serve, test_now};
 use crate::writes::job_status_patch;
 use http::Method;
-use kbatch_policy::api::{GroupStatus, JobPhase};
+use kbatch_policy::api::{GroupStatus, JobPhase, RESERVATION_FINALIZER};
 use kbatch_policy::phase::reason;
 use kbatch_policy::scheduling::{Condition, merge_conditions};
 
@@ -129,6 +129,152 @@ async fn terminate_deletes_the_jobs_and_fails_the_job() {
             .body(serde_json::json!({"propagationPolicy": "Background"})),
             Expect::new(Method::PATCH, STATUS, to_json(&patched))
                 .body(job_status_patch(Some("7"), &status).unwrap()),
+        ],
+    );
+    reconcile(Arc::new(job), ctx.clone()).await.unwrap();
+    drop(ctx);
+    finish(verifier).await;
+}
+
+/// A BatchJob deleted while it runs, holding a charged reservation of 2.00 for 1 h charged
+/// at 09:30: at 10:00 its Job is deleted, the unused 1.00 refunded (J3 → B2 → J4 → B3 prune),
+/// and only then the finalizer removed, conditional on the last job write.
+#[tokio::test]
+async fn a_deleted_job_is_refunded_then_released() {
+    use crate::fixtures::record;
+    use crate::ledger_io::status_with;
+    use crate::writes::budget_status_patch;
+    use kbatch_policy::budget::ledger::{
+        Charge, Refund, ack_refund, acknowledged, apply_charge, apply_refund, plan_refund, prune,
+    };
+    use kbatch_policy::budget::{BudgetPlan, ReservationState};
+
+    const JOB: &str = "/apis/kbatch.k8s.io/v1beta1/namespaces/ns/batchjobs/pi?";
+    const BUDGET_STATUS: &str = "/apis/kbatch.k8s.io/v1beta1/batchbudgets/team/status?";
+
+    let mut job = batch_job(1).in_phase(JobPhase::Running);
+    job.metadata.finalizers = Some(vec!["other".into(), RESERVATION_FINALIZER.into()]);
+    job.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        "2026-11-22T09:55:00Z".parse().unwrap(),
+    ));
+    let mut charged = record(ReservationState::Charged);
+    charged.charged_at = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        "2026-11-22T09:30:00Z".parse().unwrap(),
+    ));
+    job.status.as_mut().unwrap().reservation = Some(charged.clone());
+    let now = test_now();
+
+    let plan = BudgetPlan::from_budget(&budget()).unwrap();
+    let b1 = apply_charge(
+        &Default::default(),
+        &plan,
+        &Charge {
+            id: "u1".into(),
+            job: "ns/pi".into(),
+            amount: charged.amount,
+        },
+        now,
+    );
+    let mut budget_v5 = budget();
+    budget_v5.status = Some(b1.status.clone());
+
+    // J3: 30 of the 60 reserved minutes ran (until now, not until the Running condition).
+    let planned = plan_refund(&charged, jiff::SignedDuration::from_mins(30)).unwrap();
+    assert_eq!(
+        planned.refund.map(|m| m.to_string()).as_deref(),
+        Some("1.00")
+    );
+    let j3 = status_with(&job, planned.clone());
+    let mut job_v8 = job.clone();
+    job_v8.status = Some(j3.clone());
+    job_v8.metadata.resource_version = Some("8".into());
+    // B2: the refund, keyed by the reservation id.
+    let refund = Refund {
+        id: "u1".into(),
+        job: "ns/pi".into(),
+        amount: planned.refund.unwrap(),
+        windows: planned.windows.clone(),
+    };
+    let b2 = apply_refund(&b1.status, &plan, &refund, now);
+    assert!(b2.applied);
+    let mut budget_v6 = budget_v5.clone();
+    budget_v6.status = Some(b2.status.clone());
+    budget_v6.metadata.resource_version = Some("6".into());
+    // J4: the acknowledgement.
+    let j4 = status_with(&job_v8, ack_refund(&planned, &b2.entry).unwrap());
+    let mut job_v9 = job_v8.clone();
+    job_v9.status = Some(j4.clone());
+    job_v9.metadata.resource_version = Some("9".into());
+    // B3: the entry leaves the ledger before the job can go (nothing would prune it after).
+    let (pruned, removed) = prune(&b2.status, |e| acknowledged(e, j4.reservation.as_ref()));
+    assert_eq!(removed, 1);
+    let mut budget_v7 = budget_v6.clone();
+    budget_v7.status = Some(pruned.clone());
+    // F: the finalizer goes last, conditional on J4's version; the other one stays.
+    let release = serde_json::json!([
+        {"op": "test", "path": "/metadata/resourceVersion", "value": "9"},
+        {"op": "remove", "path": "/metadata/finalizers/1"}
+    ]);
+    let mut released = job_v9.clone();
+    released.metadata.finalizers = Some(vec!["other".into()]);
+
+    let running = owned_job(1, progress(1, 0));
+    let (ctx, handle, _writers) = context(World {
+        jobs: vec![job.clone()],
+        budgets: vec![budget_v5.clone()],
+        ..World::default()
+    });
+    let verifier = serve(
+        handle,
+        vec![
+            Expect::new(Method::GET, LIST, job_list(vec![running.clone()])),
+            Expect::new(
+                Method::DELETE,
+                "/apis/batch/v1/namespaces/ns/jobs/pi-main?",
+                to_json(&running),
+            ),
+            Expect::new(Method::PATCH, STATUS, to_json(&job_v8))
+                .body(job_status_patch(Some("7"), &j3).unwrap()),
+            Expect::new(Method::PATCH, BUDGET_STATUS, to_json(&budget_v6))
+                .body(budget_status_patch(Some("5"), &b2.status).unwrap()),
+            Expect::new(Method::PATCH, STATUS, to_json(&job_v9))
+                .body(job_status_patch(Some("8"), &j4).unwrap()),
+            Expect::new(Method::PATCH, BUDGET_STATUS, to_json(&budget_v7))
+                .body(budget_status_patch(Some("6"), &pruned).unwrap()),
+            Expect::new(Method::PATCH, JOB, to_json(&released)).body(release),
+        ],
+    );
+    let action = reconcile(Arc::new(job), ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    drop(ctx);
+    finish(verifier).await;
+}
+
+/// A job deleted after the finalizer was added but before anything was reserved (a crash
+/// between the two writes): the finalizer goes, nothing else is written.
+#[tokio::test]
+async fn a_deleted_job_that_never_reserved_is_released_at_once() {
+    let mut job = batch_job(1);
+    job.metadata.finalizers = Some(vec![RESERVATION_FINALIZER.into()]);
+    job.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        "2026-11-22T09:55:00Z".parse().unwrap(),
+    ));
+    let mut released = job.clone();
+    released.metadata.finalizers = Some(vec![]);
+    let (ctx, handle, _writers) = context(world(&job));
+    let verifier = serve(
+        handle,
+        vec![
+            Expect::new(Method::GET, LIST, job_list(vec![])),
+            Expect::new(
+                Method::PATCH,
+                "/apis/kbatch.k8s.io/v1beta1/namespaces/ns/batchjobs/pi?",
+                to_json(&released),
+            )
+            .body(serde_json::json!([
+                {"op": "test", "path": "/metadata/resourceVersion", "value": "7"},
+                {"op": "remove", "path": "/metadata/finalizers/0"}
+            ])),
         ],
     );
     reconcile(Arc::new(job), ctx.clone()).await.unwrap();

@@ -48,6 +48,11 @@ pub const SUBMITTED_BY_ANNOTATION: &str = "kbatch.k8s.io/submitted-by";
 /// Finalizer that keeps a policy object alive while something still refers to it.
 pub const IN_USE_FINALIZER: &str = "kbatch.k8s.io/in-use-protection";
 
+/// Finalizer that keeps a BatchJob alive while it holds a budget reservation that is not yet
+/// refunded: the controller adds it before charging the budget and removes it once the
+/// unused part is given back, so deleting a job never loses its refund.
+pub const RESERVATION_FINALIZER: &str = "kbatch.k8s.io/reservation";
+
 /// The seven kinds of the API, for dispatch on an admission request's `kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
