@@ -28,6 +28,10 @@ pub mod schedule_pass;
 pub mod writes;
 
 #[cfg(test)]
+mod crash_tests;
+#[cfg(test)]
+mod fake_api;
+#[cfg(test)]
 mod fixtures;
 
 pub use context::{Context, Error, Stores};

@@ -87,6 +87,11 @@ pub struct World {
 
 /// A context whose client talks to the returned mock handle, with stores holding `world`.
 pub fn context(world: World) -> (Arc<Context>, Handle, Writers) {
+    context_at(world, test_now)
+}
+
+/// [`context`] with the clock `now`.
+pub fn context_at(world: World, now: fn() -> jiff::Timestamp) -> (Arc<Context>, Handle, Writers) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(service, "default");
     let (jobs, w1) = store_of(world.jobs);
@@ -104,7 +109,7 @@ pub fn context(world: World) -> (Arc<Context>, Handle, Writers) {
         constraints,
     };
     let mut ctx = Context::new(client, stores);
-    ctx.now = test_now;
+    ctx.now = now;
     let writers = Writers(vec![
         Box::new(w1),
         Box::new(w2),
