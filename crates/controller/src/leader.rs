@@ -110,12 +110,17 @@ pub async fn try_acquire(
     api: &Api<Lease>,
     config: &LeaseConfig,
 ) -> Result<Option<Lease>, kube::Error> {
+    try_acquire_at(api, config, Timestamp::now()).await
+}
+
+/// [`try_acquire`] at `now` (a fixed clock in tests).
+pub async fn try_acquire_at(
+    api: &Api<Lease>,
+    config: &LeaseConfig,
+    now: Timestamp,
+) -> Result<Option<Lease>, kube::Error> {
     let current = api.get_opt(&config.name).await?;
-    match claim(
-        current.as_ref().and_then(|l| l.spec.as_ref()),
-        config,
-        Timestamp::now(),
-    ) {
+    match claim(current.as_ref().and_then(|l| l.spec.as_ref()), config, now) {
         Claim::HeldBy(holder) => {
             tracing::debug!(%holder, "lease held by another replica");
             Ok(None)
@@ -210,6 +215,153 @@ mod tests {
 
     fn at(t: &str) -> Timestamp {
         t.parse().unwrap()
+    }
+
+    use crate::fixtures::to_json;
+    use crate::mock::{Expect, World, context, finish, serve};
+    use http::Method;
+    use serde_json::json;
+
+    const LEASE: &str =
+        "/apis/coordination.k8s.io/v1/namespaces/kbatch-system/leases/kbatch-controller";
+    const LEASES: &str = "/apis/coordination.k8s.io/v1/namespaces/kbatch-system/leases?";
+
+    fn stored(spec: LeaseSpec) -> Lease {
+        Lease {
+            metadata: ObjectMeta {
+                name: Some("kbatch-controller".into()),
+                namespace: Some("kbatch-system".into()),
+                resource_version: Some("5".into()),
+                ..ObjectMeta::default()
+            },
+            spec: Some(spec),
+        }
+    }
+
+    fn status(code: u16, reason: &str) -> serde_json::Value {
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "reason": reason, "code": code, "message": reason})
+    }
+
+    /// Runs one [`try_acquire_at`] as `a` at `now` against the `expected` requests.
+    async fn attempt(now: &str, expected: Vec<Expect>) -> Option<Lease> {
+        let (ctx, handle, _writers) = context(World::default());
+        let verifier = serve(handle, expected);
+        let api: Api<Lease> = Api::namespaced(ctx.client.clone(), "kbatch-system");
+        let result = try_acquire_at(&api, &config("a"), at(now)).await.unwrap();
+        drop(api);
+        drop(ctx);
+        finish(verifier).await;
+        result
+    }
+
+    /// The spec `a` writes at `now`, as [`claim`] decides it.
+    fn taken(current: Option<&LeaseSpec>, now: &str) -> LeaseSpec {
+        let Claim::Take(spec) = claim(current, &config("a"), at(now)) else {
+            panic!("expected a take")
+        };
+        spec
+    }
+
+    #[tokio::test]
+    async fn an_absent_lease_is_created() {
+        let now = "2026-11-22T10:00:00Z";
+        let spec = taken(None, now);
+        let mut created = stored(spec.clone());
+        created.metadata.resource_version = None;
+        let got = attempt(
+            now,
+            vec![
+                Expect::new(Method::GET, LEASE, status(404, "NotFound")).status(404),
+                Expect::new(Method::POST, LEASES, to_json(&stored(spec.clone())))
+                    .body(to_json(&created)),
+            ],
+        )
+        .await;
+        assert_eq!(got.and_then(|l| l.spec), Some(spec));
+    }
+
+    #[tokio::test]
+    async fn our_lease_is_renewed_with_a_conditional_replace() {
+        let now = "2026-11-22T10:00:05Z";
+        let current = held("a", "2026-11-22T10:00:00Z");
+        let renewed = stored(taken(Some(&current), now));
+        let got = attempt(
+            now,
+            vec![
+                Expect::new(Method::GET, LEASE, to_json(&stored(current))),
+                // The replace carries resourceVersion 5: it fails if anyone wrote since.
+                Expect::new(Method::PUT, &format!("{LEASE}?"), to_json(&renewed))
+                    .body(to_json(&renewed)),
+            ],
+        )
+        .await;
+        assert_eq!(got, Some(renewed));
+    }
+
+    #[tokio::test]
+    async fn an_expired_lease_of_another_replica_is_taken_over() {
+        let now = "2026-11-22T10:00:16Z";
+        let current = held("b", "2026-11-22T10:00:00Z");
+        let spec = taken(Some(&current), now);
+        assert_eq!(spec.lease_transitions, Some(3));
+        let took = stored(spec);
+        let got = attempt(
+            now,
+            vec![
+                Expect::new(Method::GET, LEASE, to_json(&stored(current))),
+                Expect::new(Method::PUT, &format!("{LEASE}?"), to_json(&took)).body(to_json(&took)),
+            ],
+        )
+        .await;
+        assert_eq!(got, Some(took));
+    }
+
+    #[tokio::test]
+    async fn a_fresh_lease_of_another_replica_is_left_alone() {
+        let current = held("b", "2026-11-22T10:00:00Z");
+        let got = attempt(
+            "2026-11-22T10:00:10Z",
+            vec![Expect::new(Method::GET, LEASE, to_json(&stored(current)))],
+        )
+        .await;
+        assert_eq!(got, None);
+    }
+
+    #[tokio::test]
+    async fn losing_the_race_means_not_leader_this_round() {
+        let now = "2026-11-22T10:00:16Z";
+        let current = held("b", "2026-11-22T10:00:00Z");
+        let took = stored(taken(Some(&current), now));
+        let got = attempt(
+            now,
+            vec![
+                Expect::new(Method::GET, LEASE, to_json(&stored(current))),
+                Expect::new(Method::PUT, &format!("{LEASE}?"), status(409, "Conflict"))
+                    .status(409)
+                    .body(to_json(&took)),
+            ],
+        )
+        .await;
+        assert_eq!(got, None);
+    }
+
+    #[tokio::test]
+    async fn other_errors_are_reported() {
+        let (ctx, handle, _writers) = context(World::default());
+        let verifier = serve(
+            handle,
+            vec![Expect::new(Method::GET, LEASE, status(403, "Forbidden")).status(403)],
+        );
+        let api: Api<Lease> = Api::namespaced(ctx.client.clone(), "kbatch-system");
+        let result = try_acquire_at(&api, &config("a"), at("2026-11-22T10:00:00Z")).await;
+        assert!(
+            matches!(result, Err(kube::Error::Api(ref s)) if s.code == 403),
+            "{result:?}"
+        );
+        drop(api);
+        drop(ctx);
+        finish(verifier).await;
     }
 
     #[test]

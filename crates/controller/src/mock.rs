@@ -44,6 +44,12 @@ impl Expect {
         }
     }
 
+    /// Answered with HTTP status `code` instead of 200.
+    pub fn status(mut self, code: u16) -> Expect {
+        self.status = code;
+        self
+    }
+
     /// Whose body must equal `body` (as JSON).
     pub fn body(mut self, body: Value) -> Expect {
         self.body = Some(body);

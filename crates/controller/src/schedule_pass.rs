@@ -140,9 +140,214 @@ mod tests {
     use super::*;
     use crate::fixtures::{batch_job, budget, queue, to_json};
     use crate::mock::{Expect, World, context, finish, serve, test_now};
-    use crate::writes::job_status_patch;
+    use crate::writes::{budget_status_patch, job_status_patch};
     use http::Method;
-    use kbatch_policy::api::BatchJobStatus;
+    use kbatch_policy::api::{BatchCostModel, BatchJobStatus, RESERVATION_FINALIZER};
+    use kbatch_policy::budget::ledger::{Charge, ack_charge, apply_charge, plan_charge};
+    use kbatch_policy::budget::{BudgetPlan, CostModel};
+    use kbatch_policy::phase::reason;
+    use serde_json::json;
+
+    const BUDGET_STATUS: &str = "/apis/kbatch.k8s.io/v1beta1/batchbudgets/team/status?";
+
+    fn job_uri(name: &str, status: bool) -> String {
+        let sub = if status { "/status" } else { "" };
+        format!("/apis/kbatch.k8s.io/v1beta1/namespaces/ns/batchjobs/{name}{sub}?")
+    }
+
+    fn cost_model() -> BatchCostModel {
+        serde_json::from_value(json!({
+            "apiVersion": "kbatch.k8s.io/v1beta1", "kind": "BatchCostModel",
+            "metadata": {"name": "gke"}, "spec": {"resources": {"cpu": 0.5}}
+        }))
+        .unwrap()
+    }
+
+    /// A queued job `name` (uid `uid`, resourceVersion `rv`) created `minute` minutes past 9.
+    fn queued(name: &str, uid: &str, rv: &str, minute: u32) -> BatchJob {
+        let mut job = batch_job(1);
+        job.metadata.name = Some(name.into());
+        job.metadata.uid = Some(uid.into());
+        job.metadata.resource_version = Some(rv.into());
+        job.metadata.creation_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                format!("2026-11-22T09:{minute:02}:00Z").parse().unwrap(),
+            ));
+        job.status = Some(BatchJobStatus {
+            phase: Some(JobPhase::Queued),
+            ..BatchJobStatus::default()
+        });
+        job
+    }
+
+    /// The requests of one Start of `job` whose budget is `budget` (as last written),
+    /// answered as the API server would: F, J1, B1, J2. Returns them and the budget as B1
+    /// stored it.
+    fn start_requests(
+        job: &BatchJob,
+        budget: &BatchBudget,
+        new_rv: u32,
+    ) -> (Vec<Expect>, BatchBudget) {
+        let name = job.metadata.name.clone().unwrap();
+        let now = test_now();
+        let model = CostModel::from_spec(&cost_model().spec).unwrap();
+        let intent = plan_charge(job, "team", &model.job_cost(&job.spec).unwrap(), now).unwrap();
+        let rv = job.metadata.resource_version.clone();
+        // F: the finalizer, conditional on the stored version.
+        let mut with_finalizer = job.clone();
+        with_finalizer.metadata.finalizers = Some(vec![RESERVATION_FINALIZER.into()]);
+        with_finalizer.metadata.resource_version = Some(new_rv.to_string());
+        let f = json!([
+            {"op": "test", "path": "/metadata/resourceVersion", "value": rv},
+            {"op": "add", "path": "/metadata/finalizers", "value": [RESERVATION_FINALIZER]}
+        ]);
+        // J1: the intent, conditional on F's answer.
+        let j1 = with_phase(
+            &crate::ledger_io::status_with(job, intent.clone()),
+            JobPhase::Scheduled,
+            reason::SCHEDULED,
+            "chosen to run; reserving its budget".into(),
+            now,
+        );
+        let mut after_j1 = with_finalizer.clone();
+        after_j1.status = Some(j1.clone());
+        after_j1.metadata.resource_version = Some((new_rv + 1).to_string());
+        // B1: conditional on the budget as last written in this pass.
+        let plan = BudgetPlan::from_budget(budget).unwrap();
+        let charge = Charge {
+            id: job.metadata.uid.clone().unwrap(),
+            job: format!("ns/{name}"),
+            amount: intent.amount,
+        };
+        let b1 = apply_charge(
+            &budget.status.clone().unwrap_or_default(),
+            &plan,
+            &charge,
+            now,
+        );
+        assert!(b1.applied);
+        let mut charged = budget.clone();
+        charged.status = Some(b1.status.clone());
+        let budget_rv: u32 = budget
+            .metadata
+            .resource_version
+            .as_deref()
+            .unwrap()
+            .parse()
+            .unwrap();
+        charged.metadata.resource_version = Some((budget_rv + 1).to_string());
+        // J2: the acknowledgement.
+        let j2 = crate::ledger_io::status_with(&after_j1, ack_charge(&intent, &b1.entry).unwrap());
+        let mut after_j2 = after_j1.clone();
+        after_j2.status = Some(j2.clone());
+        let requests = vec![
+            Expect::new(
+                Method::PATCH,
+                &job_uri(&name, false),
+                to_json(&with_finalizer),
+            )
+            .body(f),
+            Expect::new(Method::PATCH, &job_uri(&name, true), to_json(&after_j1))
+                .body(job_status_patch(Some(&new_rv.to_string()), &j1).unwrap()),
+            Expect::new(Method::PATCH, BUDGET_STATUS, to_json(&charged)).body(
+                budget_status_patch(budget.metadata.resource_version.as_deref(), &b1.status)
+                    .unwrap(),
+            ),
+            Expect::new(Method::PATCH, &job_uri(&name, true), to_json(&after_j2))
+                .body(job_status_patch(Some(&(new_rv + 1).to_string()), &j2).unwrap()),
+        ];
+        (requests, charged)
+    }
+
+    /// Two Starts on one budget in one pass: the second charge is conditional on the
+    /// version the first one returned (and adds to it), not on the store's stale one. A
+    /// queued job being deleted gets nothing.
+    #[tokio::test]
+    async fn starts_reserve_in_order_and_chain_their_budget_writes() {
+        let first = queued("pi", "u1", "7", 0);
+        let second = queued("pj", "u2", "17", 1);
+        let mut deleting = queued("pk", "u3", "27", 2);
+        deleting.metadata.deletion_timestamp = Some(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(test_now()),
+        );
+        let (mut expected, after_first) = start_requests(&first, &budget(), 8);
+        let (more, _) = start_requests(&second, &after_first, 18);
+        expected.extend(more);
+
+        let (ctx, handle, _writers) = context(World {
+            jobs: vec![first, second, deleting],
+            queues: vec![queue()],
+            priorities: vec![crate::fixtures::priority(false)],
+            budgets: vec![budget()],
+            cost_models: vec![cost_model()],
+        });
+        let verifier = serve(handle, expected);
+        assert_eq!(pass(&ctx, test_now()).await, 0);
+        drop(ctx);
+        finish(verifier).await;
+    }
+
+    /// A queued job its user terminated fails with the scheduler's reason, in one write.
+    #[tokio::test]
+    async fn a_job_terminated_before_it_started_fails() {
+        let mut job = queued("pi", "u1", "7", 0);
+        job.spec.user_command = Some(crate::decide::TERMINATE.into());
+        let status = with_phase(
+            job.status.as_ref().unwrap(),
+            JobPhase::Failed,
+            reason::TERMINATED,
+            "terminated by userCommand: Terminate before it started".into(),
+            test_now(),
+        );
+        let mut failed = job.clone();
+        failed.status = Some(status.clone());
+        let (ctx, handle, _writers) = context(World {
+            jobs: vec![job],
+            queues: vec![queue()],
+            budgets: vec![budget()],
+            cost_models: vec![cost_model()],
+            ..World::default()
+        });
+        let verifier = serve(
+            handle,
+            vec![
+                Expect::new(Method::PATCH, &job_uri("pi", true), to_json(&failed))
+                    .body(job_status_patch(Some("7"), &status).unwrap()),
+            ],
+        );
+        assert_eq!(pass(&ctx, test_now()).await, 0);
+        drop(ctx);
+        finish(verifier).await;
+    }
+
+    /// A failed write is counted and the pass goes on with the next action.
+    #[tokio::test]
+    async fn a_refused_write_is_counted_not_fatal() {
+        let mut job = queued("pi", "u1", "7", 0);
+        job.spec.user_command = Some(crate::decide::TERMINATE.into());
+        let (ctx, handle, _writers) = context(World {
+            jobs: vec![job],
+            queues: vec![queue()],
+            budgets: vec![budget()],
+            cost_models: vec![cost_model()],
+            ..World::default()
+        });
+        let verifier = serve(
+            handle,
+            vec![
+                Expect::new(
+                    Method::PATCH,
+                    &job_uri("pi", true),
+                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                        "reason": "Conflict", "code": 409, "message": "modified"}),
+                )
+                .status(409),
+            ],
+        );
+        assert_eq!(pass(&ctx, test_now()).await, 1);
+        drop(ctx);
+        finish(verifier).await;
+    }
 
     #[tokio::test]
     async fn a_job_of_a_paused_queue_gets_its_waiting_conditions_once() {
