@@ -1,12 +1,13 @@
 //! Dispatch on endpoint, kind and operation; every rule comes from `kbatch-policy`.
 
 use crate::envelope::{self, RequestEnvelope};
-use crate::objects::decode;
+use crate::objects::Typed;
+use crate::patch::{Mutable, job_patch};
 use crate::reply::{Outcome, Reply, Subject, Verdict, bad_request, respond};
 use crate::{AdmissionConfig, Endpoint};
 use kbatch_policy::api::{
     BatchBudget, BatchCostModel, BatchJob, BatchJobConstraint, BatchPriority, BatchQueue,
-    BatchUserContext, GROUP, Kind, SUBMITTED_BY_ANNOTATION,
+    BatchUserContext, Kind, SUBMITTED_BY_ANNOTATION,
 };
 use kbatch_policy::references::{check_budget_references, check_queue_references, guard_delete};
 use kbatch_policy::security::{default_job_security, validate_job_security};
@@ -19,7 +20,6 @@ use kbatch_policy::validation::{
 use kbatch_policy::{Reason, Violations};
 use kube::core::admission::Operation;
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 /// Answers one AdmissionReview body.
 ///
@@ -32,7 +32,7 @@ pub fn review(
     endpoint: Endpoint,
     body: &[u8],
 ) -> Reply {
-    let envelope = match envelope::decode(body) {
+    let mut envelope = match envelope::decode(body) {
         Ok(e) => e,
         Err(reason) => {
             return Reply {
@@ -47,7 +47,7 @@ pub fn review(
             };
         }
     };
-    let Some(req) = envelope.request.as_ref() else {
+    let Some(req) = envelope.request.as_mut() else {
         // envelope::decode refuses reviews without a request.
         return Reply {
             http_status: 400,
@@ -60,9 +60,7 @@ pub fn review(
             name: String::new(),
         };
     };
-    let kind = (req.kind.group == GROUP)
-        .then(|| Kind::parse(&req.kind.kind))
-        .flatten();
+    let kind = req.kbatch_kind();
     let verdict = match kind {
         None => Verdict {
             warnings: vec![format!(
@@ -94,57 +92,19 @@ pub fn review(
     }
 }
 
-/// Decodes the request's new object.
-fn object<T: DeserializeOwned>(req: &RequestEnvelope<'_>) -> Result<T, Violations> {
-    match req.object {
-        Some(raw) => decode(raw, "object"),
-        None => Err(missing("object")),
-    }
-}
-
-/// Decodes the request's stored object.
-fn old_object<T: DeserializeOwned>(req: &RequestEnvelope<'_>) -> Result<T, Violations> {
-    match req.old_object {
-        Some(raw) => decode(raw, "oldObject"),
-        None => Err(missing("oldObject")),
-    }
-}
-
-fn missing(which: &str) -> Violations {
-    let mut v = Violations::new();
-    v.push(
-        which,
-        Reason::Undecodable,
-        format!("the request has no {which}"),
-    );
-    v
-}
-
 /// Runs `f`, turning a decoding failure into a denial.
 fn decided(f: impl FnOnce() -> Result<Verdict, Violations>) -> Verdict {
     f().unwrap_or_else(Verdict::of)
 }
 
-fn mutate(policy: &PolicySet, req: &RequestEnvelope<'_>, kind: Kind) -> Verdict {
+fn mutate(policy: &PolicySet, req: &mut RequestEnvelope<'_>, kind: Kind) -> Verdict {
     if req.operation != Operation::Create || req.is_status_update() {
         return Verdict::allow();
     }
     decided(|| match kind {
         Kind::BatchJob => {
-            let mut job: BatchJob = object(req)?;
-            // Only the spec and the annotations change: diff those, not the whole object
-            // (its managedFields alone can be larger than the spec).
-            let changed = |job: &BatchJob| {
-                let mut metadata = serde_json::Map::new();
-                if let Some(annotations) = &job.metadata.annotations {
-                    metadata.insert("annotations".to_owned(), serde_json::to_value(annotations)?);
-                }
-                Ok::<_, serde_json::Error>(serde_json::json!({
-                    "spec": serde_json::to_value(&job.spec)?,
-                    "metadata": metadata
-                }))
-            };
-            let before = changed(&job).map_err(reencoding)?;
+            let mut job: BatchJob = req.take_object()?;
+            let before = Mutable::copied(&job);
             default_job(policy, &mut job);
             default_job_security(policy, &mut job, req.username());
             job.metadata
@@ -154,14 +114,14 @@ fn mutate(policy: &PolicySet, req: &RequestEnvelope<'_>, kind: Kind) -> Verdict 
                     SUBMITTED_BY_ANNOTATION.to_owned(),
                     req.username().to_owned(),
                 );
-            let after = changed(&job).map_err(reencoding)?;
+            let patch = job_patch(before, Mutable::taken(job)).map_err(reencoding)?;
             Ok(Verdict {
-                patch: Some(json_patch::diff(&before, &after)),
+                patch: Some(patch),
                 ..Verdict::allow()
             })
         }
         Kind::BatchBudget => {
-            let budget: BatchBudget = object(req)?;
+            let budget: BatchBudget = req.take_object()?;
             patched(&budget, |b| {
                 if b.spec.budget_start_time.is_none() {
                     b.spec.budget_start_time = b.metadata.creation_timestamp.clone();
@@ -200,7 +160,7 @@ fn patched<T: Serialize + Clone>(
 fn validate(
     policy: &PolicySet,
     config: &AdmissionConfig,
-    req: &RequestEnvelope<'_>,
+    req: &mut RequestEnvelope<'_>,
     kind: Kind,
 ) -> Verdict {
     if req.is_status_update() {
@@ -218,7 +178,7 @@ fn validate(
         Operation::Create | Operation::Update => decided(|| match kind {
             Kind::BatchJob => validate_job_write(policy, config, req),
             Kind::BatchQueue => {
-                let queue: BatchQueue = object(req)?;
+                let queue: BatchQueue = req.take_object()?;
                 let previous: Option<BatchQueue> = updated(req)?;
                 let mut v = validate_queue(&queue.spec);
                 if req.name.len() > MAX_NAME_LENGTH {
@@ -238,7 +198,7 @@ fn validate(
                 })
             }
             Kind::BatchBudget => {
-                let budget: BatchBudget = object(req)?;
+                let budget: BatchBudget = req.take_object()?;
                 let previous: Option<BatchBudget> = updated(req)?;
                 let mut v = validate_budget(&budget.spec);
                 let (refs, warnings) = check_budget_references(
@@ -254,25 +214,25 @@ fn validate(
                 })
             }
             Kind::BatchPriority => Ok(Verdict::of(validate_priority(
-                &object::<BatchPriority>(req)?.spec,
+                &req.take_object::<BatchPriority>()?.spec,
             ))),
             Kind::BatchJobConstraint => Ok(Verdict::of(validate_constraint_object(
-                &object::<BatchJobConstraint>(req)?.spec,
+                &req.take_object::<BatchJobConstraint>()?.spec,
             ))),
             Kind::BatchCostModel => Ok(Verdict::of(validate_cost_model(
-                &object::<BatchCostModel>(req)?.spec,
+                &req.take_object::<BatchCostModel>()?.spec,
             ))),
             Kind::BatchUserContext => Ok(Verdict::of(validate_user_context(
-                &object::<BatchUserContext>(req)?.spec,
+                &req.take_object::<BatchUserContext>()?.spec,
             ))),
         }),
     }
 }
 
 /// The stored object of an UPDATE; `None` on CREATE.
-fn updated<T: DeserializeOwned>(req: &RequestEnvelope<'_>) -> Result<Option<T>, Violations> {
+fn updated<T: Typed>(req: &mut RequestEnvelope<'_>) -> Result<Option<T>, Violations> {
     match req.operation {
-        Operation::Update => old_object(req).map(Some),
+        Operation::Update => req.take_old_object().map(Some),
         _ => Ok(None),
     }
 }
@@ -280,15 +240,16 @@ fn updated<T: DeserializeOwned>(req: &RequestEnvelope<'_>) -> Result<Option<T>, 
 fn validate_job_write(
     policy: &PolicySet,
     config: &AdmissionConfig,
-    req: &RequestEnvelope<'_>,
+    req: &mut RequestEnvelope<'_>,
 ) -> Result<Verdict, Violations> {
-    let job: BatchJob = object(req)?;
+    let job: BatchJob = req.take_object()?;
+    let old: Option<BatchJob> = updated(req)?;
     let user = req.username();
     let recorded = submitter(&job);
-    let annotation = format!("metadata.annotations[{SUBMITTED_BY_ANNOTATION}]");
+    let annotation = || format!("metadata.annotations[{SUBMITTED_BY_ANNOTATION}]");
     let mut v = Violations::new();
-    match req.operation {
-        Operation::Create => {
+    match old {
+        None => {
             v.extend(validate_job_create(policy, &job));
             v.extend(validate_job_security(
                 policy,
@@ -298,15 +259,15 @@ fn validate_job_write(
             ));
             match recorded {
                 _ if user.is_empty() => {
-                    v.push(annotation, Reason::Forbidden, "the request names no user")
+                    v.push(annotation(), Reason::Forbidden, "the request names no user")
                 }
                 None => v.push(
-                    annotation,
+                    annotation(),
                     Reason::Forbidden,
                     "the submitter was not recorded: is kbatch's mutating webhook installed?",
                 ),
                 Some(recorded) if recorded != user => v.push(
-                    annotation,
+                    annotation(),
                     Reason::Forbidden,
                     format!(
                         "the recorded submitter {recorded:?} is not the requesting user {user:?}"
@@ -315,8 +276,7 @@ fn validate_job_write(
                 Some(_) => {}
             }
         }
-        _ => {
-            let old: BatchJob = old_object(req)?;
+        Some(old) => {
             v.extend(validate_job_update(&old, &job));
             let terminating = job.spec.user_command.as_deref() == Some("Terminate")
                 && old.spec.user_command.as_deref() != Some("Terminate");

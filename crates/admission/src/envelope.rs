@@ -1,61 +1,74 @@
-//! Reading an `AdmissionReview` request with its objects left undecoded.
+//! Reading an `AdmissionReview` request and its objects in one pass.
 //!
 //! kube-core's `AdmissionReview<T>` decodes the objects as one type `T`; a kbatch endpoint
 //! receives seven kinds, and decoding them as `DynamicObject` would build a `serde_json::Value`
-//! tree only to convert it again. So the envelope is read first with the objects kept as raw
-//! JSON, and each object is then decoded once, straight into its typed kind.
+//! tree only to convert it again. The API server writes `request.kind` before `object` and
+//! `oldObject` (Go encodes struct fields in declaration order), so the request is read with a
+//! hand-written visitor that, once it has seen the kind, decodes each object straight into its
+//! typed kind: one pass over the body, no intermediate tree.
+//!
+//! That fast path gives up on the first error. Only then is the body read again the careful
+//! way ([`decode`] falls back to [`decode_raw`]): objects kept as raw JSON, each decoded with
+//! the field path of its error, so that a denial can name the offending field. The careful way
+//! is also what a review gets whose `kind` comes after its objects.
 
+use crate::objects::{self, AnyObject};
 use k8s_openapi::api::authentication::v1::UserInfo;
+use kbatch_policy::Violations;
+use kbatch_policy::api::{GROUP, Kind};
 use kube::core::GroupVersionKind;
 use kube::core::admission::Operation;
-use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
+use std::fmt;
 
 /// The parts of `admission.k8s.io/v1` `AdmissionReview` that decisions use.
-#[derive(Debug, Deserialize)]
-pub struct ReviewEnvelope<'a> {
+#[derive(Debug)]
+pub(crate) struct ReviewEnvelope<'a> {
     /// Must be `admission.k8s.io/v1`.
-    #[serde(rename = "apiVersion", default)]
     pub api_version: Cow<'a, str>,
     /// Must be `AdmissionReview`.
-    #[serde(default)]
     pub kind: Cow<'a, str>,
     /// The request; absent in a malformed review.
-    #[serde(borrow)]
     pub request: Option<RequestEnvelope<'a>>,
 }
 
-/// One admission request, objects still raw.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RequestEnvelope<'a> {
+/// A request's `object` or `oldObject`, as far as it has been decoded.
+#[derive(Debug)]
+pub(crate) enum Slot<'a> {
+    /// `null` or absent (e.g. `object` on DELETE, `oldObject` on CREATE).
+    Absent,
+    /// Not decoded yet: the careful path, or a kind kbatch does not serve.
+    Raw(&'a RawValue),
+    /// Decoded in the single pass.
+    Decoded(AnyObject),
+}
+
+/// One admission request.
+#[derive(Debug)]
+pub(crate) struct RequestEnvelope<'a> {
     /// Echoed in the response.
     pub uid: Cow<'a, str>,
     /// The object's kind.
     pub kind: GroupVersionKind,
     /// `status` for status updates.
-    #[serde(default)]
     pub sub_resource: Option<Cow<'a, str>>,
     /// Empty on a CREATE with `generateName`.
-    #[serde(default)]
     pub name: Cow<'a, str>,
     /// Empty for cluster-scoped kinds.
-    #[serde(default)]
     pub namespace: Option<Cow<'a, str>>,
     /// CREATE, UPDATE, DELETE or CONNECT.
     pub operation: Operation,
     /// Who asks: the only identity kbatch trusts.
     pub user_info: UserInfo,
-    /// The new object; `null` on DELETE.
-    #[serde(borrow, default)]
-    pub object: Option<&'a RawValue>,
+    /// The new object; absent on DELETE.
+    pub object: Slot<'a>,
     /// The stored object on UPDATE and DELETE.
-    #[serde(borrow, default)]
-    pub old_object: Option<&'a RawValue>,
-    /// Whether nothing will be persisted (answered exactly like a real request).
-    #[serde(default)]
-    pub dry_run: bool,
+    pub old_object: Slot<'a>,
+    // `dryRun` is not read: deciding has no side effects, so a dry run is answered exactly
+    // like a real request.
 }
 
 impl RequestEnvelope<'_> {
@@ -83,12 +96,61 @@ impl RequestEnvelope<'_> {
     pub fn is_status_update(&self) -> bool {
         self.sub_resource.as_deref() == Some("status")
     }
+
+    /// The kbatch kind of the request, `None` for anything else.
+    pub fn kbatch_kind(&self) -> Option<Kind> {
+        kbatch_kind(&self.kind)
+    }
+
+    /// Takes the new object, decoded as `T`; a denial naming the field when it does not decode.
+    pub fn take_object<T: objects::Typed>(&mut self) -> Result<T, Violations> {
+        take(&mut self.object, "object")
+    }
+
+    /// Takes the stored object, decoded as `T`.
+    pub fn take_old_object<T: objects::Typed>(&mut self) -> Result<T, Violations> {
+        take(&mut self.old_object, "oldObject")
+    }
+}
+
+fn take<T: objects::Typed>(slot: &mut Slot<'_>, which: &str) -> Result<T, Violations> {
+    match std::mem::replace(slot, Slot::Absent) {
+        Slot::Decoded(object) => T::from_any(object).ok_or_else(|| {
+            // Unreachable in practice: the slot was decoded as the request's kind, and callers
+            // choose T from that same kind.
+            objects::undecodable(which, "", "it was decoded as a different kind")
+        }),
+        Slot::Raw(raw) => objects::decode(raw, which),
+        Slot::Absent => Err(objects::missing(which)),
+    }
+}
+
+fn kbatch_kind(gvk: &GroupVersionKind) -> Option<Kind> {
+    (gvk.group == GROUP)
+        .then(|| Kind::parse(&gvk.kind))
+        .flatten()
 }
 
 /// Decodes an AdmissionReview body; the error says where and why it does not decode.
-pub fn decode(body: &[u8]) -> Result<ReviewEnvelope<'_>, String> {
-    let review: ReviewEnvelope<'_> = serde_json::from_slice(body)
+pub(crate) fn decode(body: &[u8]) -> Result<ReviewEnvelope<'_>, String> {
+    let fast = {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        Fast::deserialize(&mut de).and_then(|review| de.end().map(|()| review))
+    };
+    match fast {
+        Ok(Fast(review)) => checked(review),
+        Err(_) => decode_raw(body),
+    }
+}
+
+/// The careful decoding: objects kept raw, to be decoded one by one with error paths.
+pub(crate) fn decode_raw(body: &[u8]) -> Result<ReviewEnvelope<'_>, String> {
+    let review: Careful<'_> = serde_json::from_slice(body)
         .map_err(|e| format!("the body is not an AdmissionReview: {e}"))?;
+    checked(review.0)
+}
+
+fn checked(review: ReviewEnvelope<'_>) -> Result<ReviewEnvelope<'_>, String> {
     if review.kind != "AdmissionReview" {
         return Err(format!(
             "expected kind AdmissionReview, got {:?}",
@@ -105,4 +167,287 @@ pub fn decode(body: &[u8]) -> Result<ReviewEnvelope<'_>, String> {
         return Err("the AdmissionReview has no request".to_owned());
     }
     Ok(review)
+}
+
+/// A review read in the single pass (objects typed when their kind came first).
+struct Fast<'a>(ReviewEnvelope<'a>);
+
+/// A review read the careful way (objects raw).
+struct Careful<'a>(ReviewEnvelope<'a>);
+
+impl<'de> Deserialize<'de> for Fast<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_map(ReviewVisitor { typed: true })
+            .map(Fast)
+    }
+}
+
+impl<'de> Deserialize<'de> for Careful<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_map(ReviewVisitor { typed: false })
+            .map(Careful)
+    }
+}
+
+/// Borrows a string from the body when it has no escapes.
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+struct ReviewVisitor {
+    typed: bool,
+}
+
+impl<'de> Visitor<'de> for ReviewVisitor {
+    type Value = ReviewEnvelope<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an AdmissionReview object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut api_version = None;
+        let mut kind = None;
+        let mut request = None;
+        while let Some(key) = map.next_key::<Text<'de>>()? {
+            match key.0.as_ref() {
+                "apiVersion" => api_version = Some(map.next_value::<Text<'de>>()?.0),
+                "kind" => kind = Some(map.next_value::<Text<'de>>()?.0),
+                "request" => {
+                    request = map.next_value_seed(OptionalRequest { typed: self.typed })?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(ReviewEnvelope {
+            api_version: api_version.unwrap_or_default(),
+            kind: kind.unwrap_or_default(),
+            request,
+        })
+    }
+}
+
+/// `request`, which may be `null`.
+struct OptionalRequest {
+    typed: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for OptionalRequest {
+    type Value = Option<RequestEnvelope<'de>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for OptionalRequest {
+    type Value = Option<RequestEnvelope<'de>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an admission request or null")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer
+            .deserialize_map(RequestVisitor { typed: self.typed })
+            .map(Some)
+    }
+}
+
+struct RequestVisitor {
+    typed: bool,
+}
+
+impl<'de> Visitor<'de> for RequestVisitor {
+    type Value = RequestEnvelope<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an admission request")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut uid = None;
+        let mut kind: Option<GroupVersionKind> = None;
+        let mut sub_resource = None;
+        let mut name = None;
+        let mut namespace = None;
+        let mut operation = None;
+        let mut user_info = None;
+        let mut object = Slot::Absent;
+        let mut old_object = Slot::Absent;
+        while let Some(key) = map.next_key::<Text<'de>>()? {
+            match key.0.as_ref() {
+                "uid" => uid = Some(map.next_value::<Text<'de>>()?.0),
+                "kind" => kind = Some(map.next_value()?),
+                "subResource" => sub_resource = map.next_value::<Option<Text<'de>>>()?,
+                "name" => name = map.next_value::<Option<Text<'de>>>()?,
+                "namespace" => namespace = map.next_value::<Option<Text<'de>>>()?,
+                "operation" => operation = Some(map.next_value()?),
+                "userInfo" => user_info = Some(map.next_value()?),
+                "object" | "oldObject" => {
+                    let typed_as = if self.typed {
+                        kind.as_ref().and_then(kbatch_kind)
+                    } else {
+                        None
+                    };
+                    let slot = map.next_value_seed(SlotSeed { typed_as })?;
+                    if key.0 == "object" {
+                        object = slot;
+                    } else {
+                        old_object = slot;
+                    }
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(RequestEnvelope {
+            uid: uid.ok_or_else(|| de::Error::missing_field("uid"))?,
+            kind: kind.ok_or_else(|| de::Error::missing_field("kind"))?,
+            sub_resource: sub_resource.map(|t| t.0),
+            name: name.map(|t| t.0).unwrap_or_default(),
+            namespace: namespace.map(|t| t.0),
+            operation: operation.ok_or_else(|| de::Error::missing_field("operation"))?,
+            user_info: user_info.ok_or_else(|| de::Error::missing_field("userInfo"))?,
+            object,
+            old_object,
+        })
+    }
+}
+
+/// Decodes `object` or `oldObject`: typed when the kind is known, raw otherwise.
+struct SlotSeed {
+    typed_as: Option<Kind>,
+}
+
+impl<'de> DeserializeSeed<'de> for SlotSeed {
+    type Value = Slot<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        match self.typed_as {
+            Some(kind) => {
+                Ok(objects::decode_typed(kind, deserializer)?.map_or(Slot::Absent, Slot::Decoded))
+            }
+            None => {
+                Ok(Option::<&'de RawValue>::deserialize(deserializer)?
+                    .map_or(Slot::Absent, Slot::Raw))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use kbatch_policy::api::BatchJob;
+
+    const JOB: &str = r#"{"apiVersion":"kbatch.k8s.io/v1beta1","kind":"BatchJob","metadata":{"name":"j","namespace":"ns"},"spec":{"batchQueueName":"default","taskGroups":[]}}"#;
+    const GVK: &str = r#"{"group":"kbatch.k8s.io","version":"v1beta1","kind":"BatchJob"}"#;
+    const USER: &str = r#"{"username":"alice"}"#;
+
+    fn review(request: &str) -> String {
+        format!(
+            r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{request}}}"#
+        )
+    }
+
+    fn slots(body: &str) -> (&'static str, &'static str) {
+        let review = decode(body.as_bytes()).unwrap();
+        let req = review.request.unwrap();
+        let name = |slot: &Slot<'_>| match slot {
+            Slot::Absent => "absent",
+            Slot::Raw(_) => "raw",
+            Slot::Decoded(_) => "decoded",
+        };
+        (name(&req.object), name(&req.old_object))
+    }
+
+    #[test]
+    fn objects_after_the_kind_are_decoded_in_the_single_pass() {
+        let body = review(&format!(
+            r#"{{"uid":"u","kind":{GVK},"operation":"UPDATE","userInfo":{USER},"object":{JOB},"oldObject":{JOB},"dryRun":true}}"#
+        ));
+        assert_eq!(slots(&body), ("decoded", "decoded"));
+    }
+
+    #[test]
+    fn objects_before_the_kind_are_kept_raw_and_still_decode() {
+        let body = review(&format!(
+            r#"{{"uid":"u","object":{JOB},"oldObject":null,"kind":{GVK},"operation":"CREATE","userInfo":{USER}}}"#
+        ));
+        assert_eq!(slots(&body), ("raw", "absent"));
+        let mut review = decode(body.as_bytes()).unwrap();
+        let job: BatchJob = review.request.as_mut().unwrap().take_object().unwrap();
+        assert_eq!(job.spec.batch_queue_name, "default");
+    }
+
+    #[test]
+    fn other_kinds_are_kept_raw() {
+        let body = review(&format!(
+            r#"{{"uid":"u","kind":{{"group":"","version":"v1","kind":"Pod"}},"operation":"CREATE","userInfo":{USER},"object":{{"x":1}}}}"#
+        ));
+        assert_eq!(slots(&body), ("raw", "absent"));
+    }
+
+    #[test]
+    fn an_undecodable_object_falls_back_to_the_careful_path_with_its_field() {
+        let bad = JOB.replace(r#""taskGroups":[]"#, r#""taskGroups":[{"name":7}]"#);
+        let body = review(&format!(
+            r#"{{"uid":"u","kind":{GVK},"operation":"CREATE","userInfo":{USER},"object":{bad}}}"#
+        ));
+        assert_eq!(slots(&body), ("raw", "absent"));
+        let mut review = decode(body.as_bytes()).unwrap();
+        let error = review
+            .request
+            .as_mut()
+            .unwrap()
+            .take_object::<BatchJob>()
+            .unwrap_err();
+        let violation = error.iter().next().unwrap();
+        assert_eq!(violation.field, "spec.taskGroups[0].name");
+        assert!(violation.message.contains("object cannot be decoded"));
+    }
+
+    #[test]
+    fn the_envelope_is_checked() {
+        for (body, expected) in [
+            ("{", "not an AdmissionReview"),
+            (
+                r#"{"apiVersion":"admission.k8s.io/v1","kind":"Pod","request":null}"#,
+                "expected kind AdmissionReview",
+            ),
+            (
+                r#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview"}"#,
+                "admissionReviewVersions",
+            ),
+            (
+                r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":null}"#,
+                "has no request",
+            ),
+            (
+                r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u"}}"#,
+                "missing field",
+            ),
+            (
+                r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":null} x"#,
+                "trailing",
+            ),
+        ] {
+            let error = decode(body.as_bytes()).unwrap_err();
+            assert!(error.contains(expected), "{body}: {error}");
+        }
+    }
 }

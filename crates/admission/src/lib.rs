@@ -14,8 +14,9 @@
 //! ```
 
 mod decide;
-pub mod envelope;
+mod envelope;
 mod objects;
+mod patch;
 mod reply;
 
 pub use decide::review;

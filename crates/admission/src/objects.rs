@@ -1,8 +1,63 @@
-//! Decoding a raw object into its typed kind, with the field path of any error.
+//! The request's objects, typed by kind, and how they are decoded.
 
+use kbatch_policy::api::{
+    BatchBudget, BatchCostModel, BatchJob, BatchJobConstraint, BatchPriority, BatchQueue,
+    BatchUserContext, Kind,
+};
 use kbatch_policy::{Reason, Violations};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
+
+/// An object of one of the seven kinds.
+#[derive(Debug)]
+pub(crate) enum AnyObject {
+    Job(Box<BatchJob>),
+    Queue(Box<BatchQueue>),
+    Priority(Box<BatchPriority>),
+    Constraint(Box<BatchJobConstraint>),
+    Budget(Box<BatchBudget>),
+    CostModel(Box<BatchCostModel>),
+    UserContext(Box<BatchUserContext>),
+}
+
+/// A kind that can be taken out of an [`AnyObject`].
+pub(crate) trait Typed: DeserializeOwned {
+    fn from_any(object: AnyObject) -> Option<Self>;
+}
+
+macro_rules! typed {
+    ($($variant:ident => $ty:ident),* $(,)?) => {
+        $(impl Typed for $ty {
+            fn from_any(object: AnyObject) -> Option<Self> {
+                match object {
+                    AnyObject::$variant(o) => Some(*o),
+                    _ => None,
+                }
+            }
+        })*
+
+        /// Decodes `null` or an object of `kind` straight from the deserializer.
+        pub(crate) fn decode_typed<'de, D: Deserializer<'de>>(
+            kind: Kind,
+            deserializer: D,
+        ) -> Result<Option<AnyObject>, D::Error> {
+            Ok(match kind {
+                $(Kind::$ty => Option::<Box<$ty>>::deserialize(deserializer)?.map(AnyObject::$variant),)*
+            })
+        }
+    };
+}
+
+typed! {
+    Job => BatchJob,
+    Queue => BatchQueue,
+    Priority => BatchPriority,
+    Constraint => BatchJobConstraint,
+    Budget => BatchBudget,
+    CostModel => BatchCostModel,
+    UserContext => BatchUserContext,
+}
 
 /// Decodes `raw` (the request's `object` or `oldObject`) as `T`.
 pub(crate) fn decode<T: DeserializeOwned>(raw: &RawValue, which: &str) -> Result<T, Violations> {
@@ -17,11 +72,27 @@ pub(crate) fn decode<T: DeserializeOwned>(raw: &RawValue, which: &str) -> Result
     };
     let path = error.path().to_string();
     let field = if path == "." { String::new() } else { path };
+    Err(undecodable(which, &field, &error.inner().to_string()))
+}
+
+/// The denial of an object that cannot be decoded.
+pub(crate) fn undecodable(which: &str, field: &str, why: &str) -> Violations {
     let mut v = Violations::new();
     v.push(
         field,
         Reason::Undecodable,
-        format!("the request's {which} cannot be decoded: {}", error.inner()),
+        format!("the request's {which} cannot be decoded: {why}"),
     );
-    Err(v)
+    v
+}
+
+/// The denial of a request without the object the operation needs.
+pub(crate) fn missing(which: &str) -> Violations {
+    let mut v = Violations::new();
+    v.push(
+        which,
+        Reason::Undecodable,
+        format!("the request has no {which}"),
+    );
+    v
 }

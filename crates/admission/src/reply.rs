@@ -1,10 +1,12 @@
 //! Building the AdmissionReview answer.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use json_patch::Patch;
 use kbatch_policy::Violations;
 use kube::core::Status;
-use kube::core::admission::AdmissionResponse;
 use kube::core::response::{StatusCause, StatusDetails};
+use serde::Serialize;
 
 /// How a request was answered, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,43 +87,77 @@ pub(crate) struct Subject<'a> {
     pub name: &'a str,
 }
 
+/// The `admission.k8s.io/v1` AdmissionReview answer, as the API server reads it.
+///
+/// kube-core's `AdmissionResponse` can only be started from its own typed request and writes
+/// the patch as an array of numbers; this writes the patch as base64 (Go's encoding of a
+/// `[]byte`, a third of the size) and leaves out the `status` of an allowed request, which the
+/// API server ignores. The denial's `status` is kube-core's `Status`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReviewReply<'a> {
+    api_version: &'static str,
+    kind: &'static str,
+    response: ResponseBody<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResponseBody<'a> {
+    uid: &'a str,
+    allowed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<Status>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
+}
+
 /// Serialises the verdict as an AdmissionReview response echoing `uid`.
 pub(crate) fn respond(uid: &str, subject: &Subject<'_>, verdict: Verdict) -> (Vec<u8>, Outcome) {
-    // kube-core's response can only be started from a typed AdmissionRequest; we decode
-    // the envelope ourselves (objects raw until their kind is known), so start from the
-    // bare constructor and fill in what `From<&AdmissionRequest>` would.
-    let mut response = AdmissionResponse::invalid("");
-    response.uid = uid.to_owned();
-    response.allowed = true;
-    response.result = Status::success();
-    if !verdict.warnings.is_empty() {
-        response.warnings = Some(verdict.warnings);
-    }
+    let mut response = ResponseBody {
+        uid,
+        allowed: true,
+        status: None,
+        patch: None,
+        patch_type: None,
+        warnings: verdict.warnings,
+    };
     let outcome = if !verdict.violations.is_empty() {
         response.allowed = false;
-        response.result = denial_status(subject, &verdict.violations);
+        response.status = Some(denial_status(subject, &verdict.violations));
         Outcome::Denied
     } else if let Some(patch) = verdict.patch.filter(|p| !p.0.is_empty()) {
-        match response.with_patch(patch) {
-            Ok(patched) => {
-                response = patched;
+        match serde_json::to_vec(&patch) {
+            Ok(bytes) => {
+                response.patch = Some(BASE64.encode(bytes));
+                response.patch_type = Some("JSONPatch");
                 Outcome::Patched
             }
             Err(e) => {
                 // Serialising a json_patch::Patch cannot fail (plain strings and values);
                 // refuse rather than admit an undefaulted object if it ever does.
-                let mut denied =
-                    AdmissionResponse::invalid(format!("internal error building the patch: {e}"));
-                denied.uid = uid.to_owned();
-                response = denied;
+                response.allowed = false;
+                response.status = Some(
+                    Status::failure(&format!("internal error building the patch: {e}"), "InternalError")
+                        .with_code(500),
+                );
                 Outcome::Denied
             }
         }
     } else {
         Outcome::Allowed
     };
-    let body = serde_json::to_vec(&response.into_review()).unwrap_or_else(|_| {
-        // Only strings, numbers and byte arrays are serialised: this cannot fail.
+    let review = ReviewReply {
+        api_version: "admission.k8s.io/v1",
+        kind: "AdmissionReview",
+        response,
+    };
+    let body = serde_json::to_vec(&review).unwrap_or_else(|_| {
+        // Only strings, numbers and booleans are serialised: this cannot fail.
         br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"","allowed":false}}"#.to_vec()
     });
     (body, outcome)

@@ -1,0 +1,471 @@
+//! The JSON Patch that turns a submitted BatchJob into its defaulted form.
+//!
+//! Diffing the whole object (both sides turned into `serde_json::Value` trees) cost more than
+//! the rest of a mutate request together. Defaulting touches few places, so the typed objects
+//! are compared part by part and only the parts that changed are turned into JSON and diffed:
+//! the annotations, the spec without its task groups, each task group without its pod spec,
+//! each pod spec without its containers (its `securityContext` and `restartPolicy` apart),
+//! and each container (its `resources` and `securityContext` apart from the rest). The result is the same patch a whole-object diff
+//! gives, found without serialising what did not change.
+
+use json_patch::jsonptr::PointerBuf;
+use json_patch::{Patch, PatchOperation};
+use k8s_openapi::api::core::v1::{Container, PodSpec};
+use kbatch_policy::api::{BatchJob, BatchJobSpec, TaskGroup};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// The parts of a BatchJob that mutation may change.
+#[derive(Debug, Clone)]
+pub(crate) struct Mutable {
+    pub annotations: Option<BTreeMap<String, String>>,
+    pub spec: BatchJobSpec,
+}
+
+impl Mutable {
+    /// A copy of the job's mutable parts (not its managed fields or status).
+    pub fn copied(job: &BatchJob) -> Mutable {
+        Mutable {
+            annotations: job.metadata.annotations.clone(),
+            spec: job.spec.clone(),
+        }
+    }
+
+    /// The job's mutable parts, the rest dropped.
+    pub fn taken(job: BatchJob) -> Mutable {
+        Mutable {
+            annotations: job.metadata.annotations,
+            spec: job.spec,
+        }
+    }
+}
+
+/// The patch from `before` to `after` (the same job before and after defaulting).
+pub(crate) fn job_patch(before: Mutable, after: Mutable) -> Result<Patch, serde_json::Error> {
+    let mut patch = Builder::default();
+    let metadata = PointerBuf::from_tokens(["metadata"]);
+    patch.member(
+        &metadata,
+        "annotations",
+        &before.annotations,
+        &after.annotations,
+    )?;
+    let (mut before, mut after) = (before.spec, after.spec);
+    let spec = PointerBuf::from_tokens(["spec"]);
+    let groups_before = std::mem::take(&mut before.task_groups);
+    let groups_after = std::mem::take(&mut after.task_groups);
+    patch.diff(&spec, &before, &after)?;
+    if groups_before.len() == groups_after.len() {
+        for (i, (b, a)) in groups_before.into_iter().zip(groups_after).enumerate() {
+            let at = spec.concat(&PointerBuf::from_tokens([
+                "taskGroups".to_owned(),
+                i.to_string(),
+            ]));
+            task_group(&mut patch, &at, b, a)?;
+        }
+    } else {
+        patch.member(
+            &spec,
+            "taskGroups",
+            &Some(groups_before),
+            &Some(groups_after),
+        )?;
+    }
+    Ok(Patch(patch.ops))
+}
+
+fn task_group(
+    patch: &mut Builder,
+    at: &PointerBuf,
+    mut before: TaskGroup,
+    mut after: TaskGroup,
+) -> Result<(), serde_json::Error> {
+    if before == after {
+        return Ok(());
+    }
+    match (before.template.spec.take(), after.template.spec.take()) {
+        (Some(b), Some(a)) => {
+            let pod = at.concat(&PointerBuf::from_tokens(["template", "spec"]));
+            pod_spec(patch, &pod, b, a)?;
+        }
+        (b, a) => {
+            let template = at.concat(&PointerBuf::from_tokens(["template"]));
+            patch.member(&template, "spec", &b, &a)?;
+        }
+    }
+    patch.diff(at, &before, &after)
+}
+
+fn pod_spec(
+    patch: &mut Builder,
+    at: &PointerBuf,
+    mut before: PodSpec,
+    mut after: PodSpec,
+) -> Result<(), serde_json::Error> {
+    if before == after {
+        return Ok(());
+    }
+    let lists = [
+        (
+            "containers",
+            Some(std::mem::take(&mut before.containers)),
+            Some(std::mem::take(&mut after.containers)),
+        ),
+        (
+            "initContainers",
+            before.init_containers.take(),
+            after.init_containers.take(),
+        ),
+    ];
+    for (name, b, a) in lists {
+        match (b, a) {
+            (Some(b), Some(a)) if b.len() == a.len() => {
+                for (j, (b, a)) in b.into_iter().zip(a).enumerate() {
+                    let at = at.concat(&PointerBuf::from_tokens([name.to_owned(), j.to_string()]));
+                    container(patch, &at, b, a)?;
+                }
+            }
+            (b, a) => patch.member(at, name, &b, &a)?,
+        }
+    }
+    patch.member(
+        at,
+        "securityContext",
+        &before.security_context.take(),
+        &after.security_context.take(),
+    )?;
+    patch.member(
+        at,
+        "restartPolicy",
+        &before.restart_policy.take(),
+        &after.restart_policy.take(),
+    )?;
+    // Ephemeral containers are rare in a BatchJob: diffed whole with the rest of the spec.
+    patch.diff(at, &before, &after)
+}
+
+fn container(
+    patch: &mut Builder,
+    at: &PointerBuf,
+    mut before: Container,
+    mut after: Container,
+) -> Result<(), serde_json::Error> {
+    if before == after {
+        return Ok(());
+    }
+    patch.member(
+        at,
+        "resources",
+        &before.resources.take(),
+        &after.resources.take(),
+    )?;
+    patch.member(
+        at,
+        "securityContext",
+        &before.security_context.take(),
+        &after.security_context.take(),
+    )?;
+    patch.diff(at, &before, &after)
+}
+
+#[derive(Default)]
+struct Builder {
+    ops: Vec<PatchOperation>,
+}
+
+impl Builder {
+    /// The operations turning `before` into `after`, both objects at `at`.
+    fn diff<T: Serialize + PartialEq>(
+        &mut self,
+        at: &PointerBuf,
+        before: &T,
+        after: &T,
+    ) -> Result<(), serde_json::Error> {
+        if before == after {
+            return Ok(());
+        }
+        let before = serde_json::to_value(before)?;
+        let after = serde_json::to_value(after)?;
+        self.push_under(at, json_patch::diff(&before, &after));
+        Ok(())
+    }
+
+    /// The operations turning member `name` of the object at `at` from `before` into `after`;
+    /// `None` is an absent member (an empty list or map counts as set).
+    fn member<T: Serialize + PartialEq>(
+        &mut self,
+        at: &PointerBuf,
+        name: &str,
+        before: &Option<T>,
+        after: &Option<T>,
+    ) -> Result<(), serde_json::Error> {
+        if before == after {
+            return Ok(());
+        }
+        let wrap = |part: &Option<T>| -> Result<Value, serde_json::Error> {
+            let mut object = Map::new();
+            if let Some(part) = part {
+                object.insert(name.to_owned(), serde_json::to_value(part)?);
+            }
+            Ok(Value::Object(object))
+        };
+        let ops = json_patch::diff(&wrap(before)?, &wrap(after)?);
+        self.push_under(at, ops);
+        Ok(())
+    }
+
+    fn push_under(&mut self, at: &PointerBuf, patch: Patch) {
+        for mut op in patch.0 {
+            match &mut op {
+                PatchOperation::Add(o) => o.path = at.concat(&o.path),
+                PatchOperation::Remove(o) => o.path = at.concat(&o.path),
+                PatchOperation::Replace(o) => o.path = at.concat(&o.path),
+                PatchOperation::Test(o) => o.path = at.concat(&o.path),
+                PatchOperation::Move(o) => {
+                    o.path = at.concat(&o.path);
+                    o.from = at.concat(&o.from);
+                }
+                PatchOperation::Copy(o) => {
+                    o.path = at.concat(&o.path);
+                    o.from = at.concat(&o.from);
+                }
+            }
+            self.ops.push(op);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use k8s_openapi::api::core::v1::{
+        PodSecurityContext, PodTemplateSpec, ResourceRequirements, SecurityContext,
+    };
+    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+    use kbatch_policy::api::IndexSpec;
+    use proptest::prelude::*;
+
+    fn container(name: &str) -> Container {
+        Container {
+            name: name.to_owned(),
+            image: Some("busybox".to_owned()),
+            ..Default::default()
+        }
+    }
+
+    fn job(groups: usize, containers: usize, init: bool) -> BatchJob {
+        let group = |i: usize| TaskGroup {
+            name: format!("g{i}"),
+            template: PodTemplateSpec {
+                metadata: None,
+                spec: Some(PodSpec {
+                    containers: (0..containers)
+                        .map(|j| container(&format!("c{j}")))
+                        .collect(),
+                    init_containers: init.then(|| vec![container("init")]),
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        };
+        let mut job = BatchJob::new(
+            "j",
+            BatchJobSpec {
+                batch_queue_name: "default".to_owned(),
+                task_groups: (0..groups).map(group).collect(),
+                ..Default::default()
+            },
+        );
+        job.metadata.namespace = Some("ns".to_owned());
+        job
+    }
+
+    /// The changes defaulting can make, and some it does not make today.
+    #[derive(Debug, Clone, Copy)]
+    enum Change {
+        Annotate,
+        RetryLimit(usize),
+        TaskCount(usize),
+        RestartPolicy(usize),
+        PodSecurity(usize),
+        Requests(usize, usize),
+        RunAsUser(usize, usize),
+        InitRunAsUser(usize),
+        Image(usize, usize),
+        UserCommand,
+        DropTemplateSpec(usize),
+        AddContainer(usize),
+    }
+
+    fn apply(job: &mut BatchJob, change: Change) {
+        let groups = job.spec.task_groups.len();
+        let group = |i: usize| i % groups.max(1);
+        if groups == 0 && !matches!(change, Change::Annotate | Change::UserCommand) {
+            return;
+        }
+        fn pod(job: &mut BatchJob, i: usize) -> Option<&mut PodSpec> {
+            let n = job.spec.task_groups.len().max(1);
+            job.spec.task_groups[i % n].template.spec.as_mut()
+        }
+        match change {
+            Change::Annotate => {
+                job.metadata
+                    .annotations
+                    .get_or_insert_with(Default::default)
+                    .insert("kbatch.k8s.io/submitted-by".to_owned(), "alice".to_owned());
+            }
+            Change::RetryLimit(i) => job.spec.task_groups[group(i)].retry_limit = Some(0),
+            Change::TaskCount(i) => {
+                job.spec.task_groups[group(i)].index_spec = Some(IndexSpec {
+                    task_count: Some(1),
+                })
+            }
+            Change::RestartPolicy(i) => {
+                if let Some(pod) = pod(job, i) {
+                    pod.restart_policy = Some("Never".to_owned());
+                }
+            }
+            Change::PodSecurity(i) => {
+                if let Some(pod) = pod(job, i) {
+                    pod.security_context
+                        .get_or_insert_with(PodSecurityContext::default)
+                        .run_as_non_root = Some(true);
+                }
+            }
+            Change::Requests(i, j) => {
+                if let Some(c) = pod(job, i).and_then(|p| {
+                    let n = p.containers.len().max(1);
+                    p.containers.get_mut(j % n)
+                }) {
+                    c.resources
+                        .get_or_insert_with(ResourceRequirements::default)
+                        .requests
+                        .get_or_insert_with(Default::default)
+                        .insert("cpu".to_owned(), Quantity("1".to_owned()));
+                }
+            }
+            Change::RunAsUser(i, j) => {
+                if let Some(c) = pod(job, i).and_then(|p| {
+                    let n = p.containers.len().max(1);
+                    p.containers.get_mut(j % n)
+                }) {
+                    c.security_context
+                        .get_or_insert_with(SecurityContext::default)
+                        .run_as_user = Some(1000);
+                }
+            }
+            Change::InitRunAsUser(i) => {
+                if let Some(c) = pod(job, i)
+                    .and_then(|p| p.init_containers.as_mut())
+                    .and_then(|c| c.first_mut())
+                {
+                    c.security_context
+                        .get_or_insert_with(SecurityContext::default)
+                        .run_as_user = Some(1000);
+                }
+            }
+            Change::Image(i, j) => {
+                if let Some(c) = pod(job, i).and_then(|p| {
+                    let n = p.containers.len().max(1);
+                    p.containers.get_mut(j % n)
+                }) {
+                    c.image = Some("busybox:2".to_owned());
+                }
+            }
+            Change::UserCommand => job.spec.user_command = Some("Terminate".to_owned()),
+            Change::DropTemplateSpec(i) => job.spec.task_groups[group(i)].template.spec = None,
+            Change::AddContainer(i) => {
+                if let Some(pod) = pod(job, i) {
+                    pod.containers.push(container("extra"));
+                }
+            }
+        }
+    }
+
+    fn change() -> impl Strategy<Value = Change> {
+        let ij = (0usize..3, 0usize..3);
+        prop_oneof![
+            Just(Change::Annotate),
+            (0usize..3).prop_map(Change::RetryLimit),
+            (0usize..3).prop_map(Change::TaskCount),
+            (0usize..3).prop_map(Change::RestartPolicy),
+            (0usize..3).prop_map(Change::PodSecurity),
+            ij.clone().prop_map(|(i, j)| Change::Requests(i, j)),
+            ij.clone().prop_map(|(i, j)| Change::RunAsUser(i, j)),
+            (0usize..3).prop_map(Change::InitRunAsUser),
+            ij.prop_map(|(i, j)| Change::Image(i, j)),
+            Just(Change::UserCommand),
+            (0usize..3).prop_map(Change::DropTemplateSpec),
+            (0usize..3).prop_map(Change::AddContainer),
+        ]
+    }
+
+    /// Applies the patch to the job as JSON, the way the API server does.
+    fn patched(before: &BatchJob, after: &BatchJob) -> (Value, Patch) {
+        let patch = job_patch(Mutable::copied(before), Mutable::copied(after)).unwrap();
+        let mut value = serde_json::to_value(before).unwrap();
+        json_patch::patch(&mut value, &patch).unwrap();
+        (value, patch)
+    }
+
+    proptest! {
+        #[test]
+        fn applying_the_patch_gives_the_changed_job(
+            groups in 0usize..3,
+            containers in 1usize..3,
+            init in any::<bool>(),
+            annotated in any::<bool>(),
+            changes in proptest::collection::vec(change(), 0..8),
+        ) {
+            let mut before = job(groups, containers, init);
+            if annotated {
+                before.metadata.annotations = Some([("a".to_owned(), "b".to_owned())].into());
+            }
+            let mut after = before.clone();
+            for change in changes {
+                apply(&mut after, change);
+            }
+            let (value, patch) = patched(&before, &after);
+            prop_assert_eq!(value, serde_json::to_value(&after).unwrap());
+            // Nothing changed, nothing patched; and never more operations than a whole diff.
+            let whole = json_patch::diff(
+                &serde_json::to_value(&before).unwrap(),
+                &serde_json::to_value(&after).unwrap(),
+            );
+            prop_assert_eq!(patch.0.is_empty(), whole.0.is_empty());
+            prop_assert!(patch.0.len() <= whole.0.len() + 1, "{patch:?} vs {whole:?}");
+        }
+    }
+
+    #[test]
+    fn a_defaulted_container_is_patched_at_its_own_path() {
+        let mut before = job(2, 2, false);
+        before.metadata.annotations = None;
+        let mut after = before.clone();
+        apply(&mut after, Change::RunAsUser(1, 1));
+        apply(&mut after, Change::Annotate);
+        let (value, patch) = patched(&before, &after);
+        assert_eq!(value, serde_json::to_value(&after).unwrap());
+        let paths: Vec<String> = patch.0.iter().map(|op| op.path().to_string()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/metadata/annotations",
+                "/spec/taskGroups/1/template/spec/containers/1/securityContext"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unchanged_job_has_an_empty_patch() {
+        let job = job(3, 2, true);
+        assert!(
+            job_patch(Mutable::copied(&job), Mutable::taken(job.clone()))
+                .unwrap()
+                .0
+                .is_empty()
+        );
+    }
+}
