@@ -1,13 +1,15 @@
 //! The request's objects, typed by kind, and how they are decoded.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use kbatch_policy::api::{
-    BatchBudget, BatchCostModel, BatchJob, BatchJobConstraint, BatchPriority, BatchQueue,
-    BatchUserContext, Kind,
+    BatchBudget, BatchCostModel, BatchJob, BatchJobConstraint, BatchJobSpec, BatchJobStatus,
+    BatchPriority, BatchQueue, BatchUserContext, Kind,
 };
 use kbatch_policy::{Reason, Violations};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
+use std::collections::BTreeMap;
 
 /// An object of one of the seven kinds.
 #[derive(Debug)]
@@ -43,6 +45,9 @@ macro_rules! typed {
             deserializer: D,
         ) -> Result<Option<AnyObject>, D::Error> {
             Ok(match kind {
+                // The hot kind skips what no rule reads.
+                Kind::BatchJob => Option::<AdmittedJob>::deserialize(deserializer)?
+                    .map(|job| AnyObject::Job(Box::new(job.into()))),
                 $(Kind::$ty => Option::<Box<$ty>>::deserialize(deserializer)?.map(AnyObject::$variant),)*
             })
         }
@@ -50,13 +55,78 @@ macro_rules! typed {
 }
 
 typed! {
-    Job => BatchJob,
     Queue => BatchQueue,
     Priority => BatchPriority,
     Constraint => BatchJobConstraint,
     Budget => BatchBudget,
     CostModel => BatchCostModel,
     UserContext => BatchUserContext,
+}
+
+impl Typed for BatchJob {
+    fn from_any(object: AnyObject) -> Option<Self> {
+        match object {
+            AnyObject::Job(job) => Some(*job),
+            _ => None,
+        }
+    }
+}
+
+/// A BatchJob as admission decodes it: all but `metadata.managedFields`, which no rule reads
+/// and which would cost a `serde_json::Value` tree on every request. Shaped like the derived
+/// `BatchJob` (metadata and spec required, status optional, apiVersion and kind not checked).
+#[derive(Deserialize)]
+struct AdmittedJob {
+    metadata: AdmittedMeta,
+    spec: BatchJobSpec,
+    status: Option<BatchJobStatus>,
+}
+
+/// `ObjectMeta` without `managedFields`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AdmittedMeta {
+    annotations: Option<BTreeMap<String, String>>,
+    creation_timestamp: Option<Time>,
+    deletion_grace_period_seconds: Option<i64>,
+    deletion_timestamp: Option<Time>,
+    finalizers: Option<Vec<String>>,
+    generate_name: Option<String>,
+    generation: Option<i64>,
+    labels: Option<BTreeMap<String, String>>,
+    name: Option<String>,
+    namespace: Option<String>,
+    owner_references: Option<Vec<OwnerReference>>,
+    resource_version: Option<String>,
+    self_link: Option<String>,
+    uid: Option<String>,
+}
+
+impl From<AdmittedJob> for BatchJob {
+    fn from(job: AdmittedJob) -> BatchJob {
+        let m = job.metadata;
+        BatchJob {
+            metadata: ObjectMeta {
+                annotations: m.annotations,
+                creation_timestamp: m.creation_timestamp,
+                deletion_grace_period_seconds: m.deletion_grace_period_seconds,
+                deletion_timestamp: m.deletion_timestamp,
+                finalizers: m.finalizers,
+                generate_name: m.generate_name,
+                generation: m.generation,
+                labels: m.labels,
+                managed_fields: None,
+                name: m.name,
+                namespace: m.namespace,
+                owner_references: m.owner_references,
+                resource_version: m.resource_version,
+                self_link: m.self_link,
+                uid: m.uid,
+            },
+            spec: job.spec,
+            status: job.status,
+        }
+    }
 }
 
 /// Decodes `raw` (the request's `object` or `oldObject`) as `T`.
@@ -95,4 +165,44 @@ pub(crate) fn missing(which: &str) -> Violations {
         format!("the request has no {which}"),
     );
     v
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn an_admitted_job_is_the_full_job_without_managed_fields() {
+        let text = r#"{"apiVersion":"kbatch.k8s.io/v1beta1","kind":"BatchJob",
+            "metadata":{"name":"j","namespace":"ns","generateName":"j-","uid":"u","generation":1,
+              "resourceVersion":"7","labels":{"a":"b"},"annotations":{"c":"d"},"finalizers":["f"],
+              "creationTimestamp":"2026-11-22T08:52:33Z","deletionTimestamp":"2026-11-22T09:00:00Z",
+              "deletionGracePeriodSeconds":0,"selfLink":"/x",
+              "ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"o","uid":"ou"}],
+              "managedFields":[{"manager":"kubectl","operation":"Update","fieldsType":"FieldsV1",
+                "fieldsV1":{"f:spec":{".":{}}}}]},
+            "spec":{"batchQueueName":"default","taskGroups":[{"name":"g","template":{}}]},
+            "status":{"phase":"Queued"}}"#;
+        let mut full: BatchJob = serde_json::from_str(text).unwrap();
+        assert!(full.metadata.managed_fields.is_some());
+        full.metadata.managed_fields = None;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let admitted = decode_typed(Kind::BatchJob, &mut de).unwrap().unwrap();
+        assert_eq!(BatchJob::from_any(admitted).unwrap(), full);
+        let mut de = serde_json::Deserializer::from_str("null");
+        assert!(decode_typed(Kind::BatchJob, &mut de).unwrap().is_none());
+    }
+
+    #[test]
+    fn an_admitted_job_needs_metadata_and_spec_like_the_full_one() {
+        for text in [
+            r#"{"spec":{"batchQueueName":"q","taskGroups":[]}}"#,
+            r#"{"metadata":{}}"#,
+        ] {
+            assert!(serde_json::from_str::<BatchJob>(text).is_err());
+            let mut de = serde_json::Deserializer::from_str(text);
+            assert!(decode_typed(Kind::BatchJob, &mut de).is_err(), "{text}");
+        }
+    }
 }

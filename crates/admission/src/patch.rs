@@ -9,11 +9,10 @@
 //! gives, found without serialising what did not change.
 
 use json_patch::jsonptr::PointerBuf;
-use json_patch::{Patch, PatchOperation};
+use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation};
 use k8s_openapi::api::core::v1::{Container, PodSpec};
 use kbatch_policy::api::{BatchJob, BatchJobSpec, TaskGroup};
 use serde::Serialize;
-use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 /// The parts of a BatchJob that mutation may change.
@@ -191,8 +190,10 @@ impl Builder {
         Ok(())
     }
 
-    /// The operations turning member `name` of the object at `at` from `before` into `after`;
-    /// `None` is an absent member (an empty list or map counts as set).
+    /// The operations turning member `name` of the object at `at` from `before` into `after`
+    /// (`None` is an absent member): an `add` or `remove` of the whole member when it appears
+    /// or goes, else a diff into it, so that what the user wrote (a quantity written as a
+    /// number, say) stays as written unless defaulting changed it.
     fn member<T: Serialize + PartialEq>(
         &mut self,
         at: &PointerBuf,
@@ -203,15 +204,18 @@ impl Builder {
         if before == after {
             return Ok(());
         }
-        let wrap = |part: &Option<T>| -> Result<Value, serde_json::Error> {
-            let mut object = Map::new();
-            if let Some(part) = part {
-                object.insert(name.to_owned(), serde_json::to_value(part)?);
-            }
-            Ok(Value::Object(object))
-        };
-        let ops = json_patch::diff(&wrap(before)?, &wrap(after)?);
-        self.push_under(at, ops);
+        let mut path = at.clone();
+        path.push_back(name);
+        match (before, after) {
+            (_, None) => self
+                .ops
+                .push(PatchOperation::Remove(RemoveOperation { path })),
+            (None, Some(after)) => self.ops.push(PatchOperation::Add(AddOperation {
+                path,
+                value: serde_json::to_value(after)?,
+            })),
+            (Some(before), Some(after)) => self.diff(&path, before, after)?,
+        }
         Ok(())
     }
 
@@ -246,6 +250,7 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
     use kbatch_policy::api::IndexSpec;
     use proptest::prelude::*;
+    use serde_json::Value;
 
     fn container(name: &str) -> Container {
         Container {

@@ -142,8 +142,11 @@ pub(crate) fn respond(uid: &str, subject: &Subject<'_>, verdict: Verdict) -> (Ve
                 // refuse rather than admit an undefaulted object if it ever does.
                 response.allowed = false;
                 response.status = Some(
-                    Status::failure(&format!("internal error building the patch: {e}"), "InternalError")
-                        .with_code(500),
+                    Status::failure(
+                        &format!("internal error building the patch: {e}"),
+                        "InternalError",
+                    )
+                    .with_code(500),
                 );
                 Outcome::Denied
             }
