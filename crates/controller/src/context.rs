@@ -8,7 +8,7 @@ use kbatch_policy::api::{
 use kbatch_policy::budget::ledger::LedgerError;
 use kbatch_policy::snapshot::PolicySet;
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -122,15 +122,13 @@ impl Stores {
     }
 
     /// The BatchJob `namespace/name` with uid `uid`.
+    ///
+    /// A keyed lookup, not a scan: the scheduling pass asks once per action and the ledger
+    /// once per budget entry, over up to 10,000 jobs.
     pub fn job(&self, namespace: &str, name: &str, uid: &str) -> Option<BatchJob> {
         self.jobs
-            .state()
-            .into_iter()
-            .find(|j| {
-                j.namespace().as_deref() == Some(namespace)
-                    && j.name_any() == name
-                    && j.metadata.uid.as_deref() == Some(uid)
-            })
+            .get(&ObjectRef::new(name).within(namespace))
+            .filter(|j| j.metadata.uid.as_deref() == Some(uid))
             .map(|j| (*j).clone())
     }
 
@@ -226,6 +224,20 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+
+    #[tokio::test]
+    async fn a_job_is_found_by_namespace_name_and_uid() {
+        let (ctx, _handle, _writers) = crate::mock::context(crate::mock::World {
+            jobs: vec![crate::fixtures::batch_job(1)],
+            ..crate::mock::World::default()
+        });
+        let found = ctx.stores.job("ns", "pi", "u1");
+        assert_eq!(found.and_then(|j| j.metadata.uid), Some("u1".to_owned()));
+        // A job recreated under the same name is another job.
+        assert!(ctx.stores.job("ns", "pi", "u2").is_none());
+        assert!(ctx.stores.job("other", "pi", "u1").is_none());
+        assert!(ctx.stores.job("ns", "pj", "u1").is_none());
+    }
 
     #[test]
     fn backoff_doubles_up_to_five_minutes() {
