@@ -5,7 +5,7 @@
 //! is settled through the ledger ([`ledger_io::settle`]), e.g. the refund of a finished job,
 //! and the reservation finalizer follows ([`reservation::plan`]).
 //!
-//! A BatchJob being deleted takes another path ([`release`]): no Job is created and no phase
+//! A BatchJob being deleted takes another path (`release`): no Job is created and no phase
 //! decided; its Jobs are deleted, its reservation refunded, then its finalizer removed.
 
 use crate::context::{Context, Error};

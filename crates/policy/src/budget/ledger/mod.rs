@@ -33,8 +33,9 @@
 //!   step already landed) has not been pruned.
 //! - *Never lost*: the job reaches `Charged` (or `Refunded`) only from the budget's entry,
 //!   which exists only if the amounts changed; until then [`next_step`] keeps asking for the
-//!   budget step. A job with a reservation must carry a finalizer until `Refunded`, so a
-//!   deleted job is still refunded.
+//!   budget step. A job with a reservation must carry a finalizer
+//!   ([`RESERVATION_FINALIZER`](crate::api::RESERVATION_FINALIZER), added before J1) until
+//!   `Refunded` and pruned, so a deleted job is still refunded.
 //! - *Bounded*: entries live from a budget step to its acknowledgement, so the ledger holds
 //!   only the reservations with a step in flight (a handful in steady state; at most the
 //!   unfinished jobs, ≤ 10,000). Per-window id sets would not do: they are dropped when the
