@@ -7,6 +7,8 @@
 #   - HTTP/1.1 keep-alive, 8 and 64 connections (wrk, --latency percentiles)
 #   - HTTP/1.1 with a new TLS connection per request (ab, no keep-alive)
 #   - HTTP/2, 8 connections x 8 streams (h2load; percentiles from its request log)
+#   - HTTP/1.1 keep-alive at a fixed 10,000 requests/s offered (h2load --h1 --rps over 8
+#     connections): the latency the API server sees at a steady load, not at saturation
 # and the server's CPU time per request (utime+stime from /proc, divided by requests).
 # Load generator and servers share this machine's cores: compare runs, not absolutes.
 set -euo pipefail
@@ -93,6 +95,19 @@ run_h2() { # name port path body pid
   report "$1" "$(basename "$4" .json)" "http/2 c=8 m=8" "$5" "$n" "$rps" "$p50" "$p99" "$before"
 }
 
+run_rate() { # name port path body pid
+  local before; before=$(cpu_ticks "$5")
+  local log="$work/rate.log"
+  local rate=${RATE:-10000} conns=8
+  local out; out=$(h2load --h1 -D "$DURATION" -c "$conns" -t 2 --rps $(( rate / conns )) \
+    -H 'Content-Type: application/json' -d "$4" --log-file="$log" "https://127.0.0.1:$2$3" 2>&1)
+  local n rps p50 p99
+  n=$(wc -l <"$log")
+  rps=$(echo "$out" | awk '/finished in/ {for (i=1;i<=NF;i++) if ($i ~ /req\/s/) {v=$(i-1); gsub(/,/,"",v); printf "%.0f", v}}')
+  read -r p50 p99 < <(awk '{print $3}' "$log" | sort -n | awk '{a[NR]=$1} END {printf "%.3f %.3f\n", a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}')
+  report "$1" "$(basename "$4" .json)" "http/1.1 fixed ${rate}/s" "$5" "$n" "$rps" "$p50" "$p99" "$before"
+}
+
 for conns in 8 64; do
   run_wrk noop 9444 /validate tests/bench/validate.json "$conns" "$noop_pid"
   run_wrk validate 9443 /validate tests/bench/validate.json "$conns" "$policy_pid"
@@ -104,3 +119,6 @@ run_ab mutate 9443 /mutate tests/bench/mutate.json "$policy_pid"
 run_h2 noop 9444 /validate tests/bench/validate.json "$noop_pid"
 run_h2 validate 9443 /validate tests/bench/validate.json "$policy_pid"
 run_h2 mutate 9443 /mutate tests/bench/mutate.json "$policy_pid"
+run_rate noop 9444 /validate tests/bench/validate.json "$noop_pid"
+run_rate validate 9443 /validate tests/bench/validate.json "$policy_pid"
+run_rate mutate 9443 /mutate tests/bench/mutate.json "$policy_pid"

@@ -6,6 +6,10 @@ use kbatch_admission::AdmissionConfig;
 use kbatch_webhook::{NoopReviewer, PolicyReviewer, Reviewer, ServerConfig};
 use std::sync::Arc;
 
+/// The same allocator as the `kbatch` binary, so that the bench measures what is served.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str| {

@@ -6,6 +6,10 @@ use kbatch_admission::{AdmissionConfig, Endpoint, review};
 use std::hint::black_box;
 use std::path::PathBuf;
 
+/// The allocator the `kbatch` binary serves with, so that the figures are the served ones.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn bench(c: &mut Criterion) {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let docs = kbatch_manifests::read_paths(&[repo.join("manifests/examples")]).unwrap();
