@@ -10,7 +10,7 @@
 
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation};
-use k8s_openapi::api::core::v1::{Container, PodSpec};
+use k8s_openapi::api::core::v1::{Container, PodSpec, ResourceRequirements};
 use kbatch_policy::api::{BatchJob, BatchJobSpec, TaskGroup};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -153,12 +153,7 @@ fn container(
     if before == after {
         return Ok(());
     }
-    patch.member(
-        at,
-        "resources",
-        &before.resources.take(),
-        &after.resources.take(),
-    )?;
+    resources(patch, at, before.resources.take(), after.resources.take())?;
     patch.member(
         at,
         "securityContext",
@@ -166,6 +161,37 @@ fn container(
         &after.security_context.take(),
     )?;
     patch.diff(at, &before, &after)
+}
+
+/// A container's `resources`: defaulting adds a quantity to `limits` or `requests`, which
+/// becomes one `add` of that quantity.
+fn resources(
+    patch: &mut Builder,
+    at: &PointerBuf,
+    before: Option<ResourceRequirements>,
+    after: Option<ResourceRequirements>,
+) -> Result<(), serde_json::Error> {
+    match (before, after) {
+        (Some(before), Some(after)) if before.claims == after.claims => {
+            let mut at = at.clone();
+            at.push_back("resources");
+            for (name, before, after) in [
+                ("limits", before.limits, after.limits),
+                ("requests", before.requests, after.requests),
+            ] {
+                match (before, after) {
+                    (Some(before), Some(after)) => {
+                        let mut at = at.clone();
+                        at.push_back(name);
+                        patch.entries(&at, &before, &after)?;
+                    }
+                    (before, after) => patch.member(&at, name, &before, &after)?,
+                }
+            }
+            Ok(())
+        }
+        (before, after) => patch.member(at, "resources", &before, &after),
+    }
 }
 
 #[derive(Default)]
@@ -219,6 +245,46 @@ impl Builder {
         Ok(())
     }
 
+    /// The operations turning the map at `at` from `before` into `after`, entry by entry.
+    fn entries<V: Serialize + PartialEq>(
+        &mut self,
+        at: &PointerBuf,
+        before: &BTreeMap<String, V>,
+        after: &BTreeMap<String, V>,
+    ) -> Result<(), serde_json::Error> {
+        if before == after {
+            return Ok(());
+        }
+        for (key, value) in after {
+            let path = || {
+                let mut path = at.clone();
+                path.push_back(key.as_str());
+                path
+            };
+            match before.get(key) {
+                None => self.ops.push(PatchOperation::Add(AddOperation {
+                    path: path(),
+                    value: serde_json::to_value(value)?,
+                })),
+                Some(old) if old != value => {
+                    self.ops
+                        .push(PatchOperation::Replace(json_patch::ReplaceOperation {
+                            path: path(),
+                            value: serde_json::to_value(value)?,
+                        }))
+                }
+                Some(_) => {}
+            }
+        }
+        for key in before.keys().filter(|k| !after.contains_key(*k)) {
+            let mut path = at.clone();
+            path.push_back(key.as_str());
+            self.ops
+                .push(PatchOperation::Remove(RemoveOperation { path }));
+        }
+        Ok(())
+    }
+
     fn push_under(&mut self, at: &PointerBuf, patch: Patch) {
         for mut op in patch.0 {
             match &mut op {
@@ -260,7 +326,15 @@ mod tests {
         }
     }
 
-    fn job(groups: usize, containers: usize, init: bool) -> BatchJob {
+    fn limited(mut c: Container) -> Container {
+        c.resources = Some(ResourceRequirements {
+            limits: Some([("memory".to_owned(), Quantity("1Gi".to_owned()))].into()),
+            ..Default::default()
+        });
+        c
+    }
+
+    fn job(groups: usize, containers: usize, init: bool, limits: bool) -> BatchJob {
         let group = |i: usize| TaskGroup {
             name: format!("g{i}"),
             template: PodTemplateSpec {
@@ -268,6 +342,7 @@ mod tests {
                 spec: Some(PodSpec {
                     containers: (0..containers)
                         .map(|j| container(&format!("c{j}")))
+                        .map(|c| if limits { limited(c) } else { c })
                         .collect(),
                     init_containers: init.then(|| vec![container("init")]),
                     ..Default::default()
@@ -299,6 +374,8 @@ mod tests {
         RunAsUser(usize, usize),
         InitRunAsUser(usize),
         Image(usize, usize),
+        GpuLimit(usize, usize),
+        MoreMemory(usize, usize),
         UserCommand,
         DropTemplateSpec(usize),
         AddContainer(usize),
@@ -379,6 +456,22 @@ mod tests {
                     c.image = Some("busybox:2".to_owned());
                 }
             }
+            Change::GpuLimit(i, j) | Change::MoreMemory(i, j) => {
+                if let Some(c) = pod(job, i).and_then(|p| {
+                    let n = p.containers.len().max(1);
+                    p.containers.get_mut(j % n)
+                }) {
+                    let (key, value) = match change {
+                        Change::GpuLimit(..) => ("nvidia.com/gpu", "0"),
+                        _ => ("memory", "2Gi"),
+                    };
+                    c.resources
+                        .get_or_insert_with(ResourceRequirements::default)
+                        .limits
+                        .get_or_insert_with(Default::default)
+                        .insert(key.to_owned(), Quantity(value.to_owned()));
+                }
+            }
             Change::UserCommand => job.spec.user_command = Some("Terminate".to_owned()),
             Change::DropTemplateSpec(i) => job.spec.task_groups[group(i)].template.spec = None,
             Change::AddContainer(i) => {
@@ -400,7 +493,9 @@ mod tests {
             ij.clone().prop_map(|(i, j)| Change::Requests(i, j)),
             ij.clone().prop_map(|(i, j)| Change::RunAsUser(i, j)),
             (0usize..3).prop_map(Change::InitRunAsUser),
-            ij.prop_map(|(i, j)| Change::Image(i, j)),
+            ij.clone().prop_map(|(i, j)| Change::Image(i, j)),
+            ij.clone().prop_map(|(i, j)| Change::GpuLimit(i, j)),
+            ij.prop_map(|(i, j)| Change::MoreMemory(i, j)),
             Just(Change::UserCommand),
             (0usize..3).prop_map(Change::DropTemplateSpec),
             (0usize..3).prop_map(Change::AddContainer),
@@ -421,10 +516,11 @@ mod tests {
             groups in 0usize..3,
             containers in 1usize..3,
             init in any::<bool>(),
+            limits in any::<bool>(),
             annotated in any::<bool>(),
             changes in proptest::collection::vec(change(), 0..8),
         ) {
-            let mut before = job(groups, containers, init);
+            let mut before = job(groups, containers, init, limits);
             if annotated {
                 before.metadata.annotations = Some([("a".to_owned(), "b".to_owned())].into());
             }
@@ -446,10 +542,11 @@ mod tests {
 
     #[test]
     fn a_defaulted_container_is_patched_at_its_own_path() {
-        let mut before = job(2, 2, false);
+        let mut before = job(2, 2, false, true);
         before.metadata.annotations = None;
         let mut after = before.clone();
         apply(&mut after, Change::RunAsUser(1, 1));
+        apply(&mut after, Change::GpuLimit(0, 0));
         apply(&mut after, Change::Annotate);
         let (value, patch) = patched(&before, &after);
         assert_eq!(value, serde_json::to_value(&after).unwrap());
@@ -458,6 +555,7 @@ mod tests {
             paths,
             [
                 "/metadata/annotations",
+                "/spec/taskGroups/0/template/spec/containers/0/resources/limits/nvidia.com~1gpu",
                 "/spec/taskGroups/1/template/spec/containers/1/securityContext"
             ]
         );
@@ -465,7 +563,7 @@ mod tests {
 
     #[test]
     fn an_unchanged_job_has_an_empty_patch() {
-        let job = job(3, 2, true);
+        let job = job(3, 2, true, true);
         assert!(
             job_patch(Mutable::copied(&job), Mutable::taken(job.clone()))
                 .unwrap()
