@@ -57,8 +57,13 @@ async fn post(conn: &mut Conn, path: &str, review: &Value) -> Value {
 /// The JSON Patch of a response, decoded from base64 (the API server's `[]byte` encoding).
 fn patch_of(response: &Value) -> Option<json_patch::Patch> {
     use base64::Engine;
-    let text = response.get("patch")?.as_str().expect("the patch is a base64 string");
-    let bytes = base64::engine::general_purpose::STANDARD.decode(text).unwrap();
+    let text = response
+        .get("patch")?
+        .as_str()
+        .expect("the patch is a base64 string");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap();
     assert_eq!(response["patchType"], "JSONPatch");
     Some(serde_json::from_slice(&bytes).unwrap())
 }
