@@ -280,7 +280,9 @@ fn validate_job_write(
             v.extend(validate_job_update(&old, &job));
             let terminating = job.spec.user_command.as_deref() == Some("Terminate")
                 && old.spec.user_command.as_deref() != Some("Terminate");
-            let is_admin = req.groups().iter().any(|g| config.admin_groups.contains(g));
+            let is_admin = req
+                .groups()
+                .any(|g| config.admin_groups.iter().any(|admin| admin == g));
             if terminating && !is_admin && submitter(&old) != Some(user) {
                 v.push(
                     "spec.userCommand",

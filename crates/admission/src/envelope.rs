@@ -13,10 +13,8 @@
 //! is also what a review gets whose `kind` comes after its objects.
 
 use crate::objects::{self, AnyObject};
-use k8s_openapi::api::authentication::v1::UserInfo;
 use kbatch_policy::Violations;
 use kbatch_policy::api::{GROUP, Kind};
-use kube::core::GroupVersionKind;
 use kube::core::admission::Operation;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -52,7 +50,7 @@ pub(crate) struct RequestEnvelope<'a> {
     /// Echoed in the response.
     pub uid: Cow<'a, str>,
     /// The object's kind.
-    pub kind: GroupVersionKind,
+    pub kind: Gvk<'a>,
     /// `status` for status updates.
     pub sub_resource: Option<Cow<'a, str>>,
     /// Empty on a CREATE with `generateName`.
@@ -62,7 +60,7 @@ pub(crate) struct RequestEnvelope<'a> {
     /// CREATE, UPDATE, DELETE or CONNECT.
     pub operation: Operation,
     /// Who asks: the only identity kbatch trusts.
-    pub user_info: UserInfo,
+    pub user_info: User<'a>,
     /// The new object; absent on DELETE.
     pub object: Slot<'a>,
     /// The stored object on UPDATE and DELETE.
@@ -88,8 +86,8 @@ impl RequestEnvelope<'_> {
     }
 
     /// The requesting user's groups.
-    pub fn groups(&self) -> &[String] {
-        self.user_info.groups.as_deref().unwrap_or(&[])
+    pub fn groups(&self) -> impl Iterator<Item = &str> {
+        self.user_info.groups.iter().map(|g| g.0.as_ref())
     }
 
     /// Whether this is a write to the `status` subresource.
@@ -125,7 +123,7 @@ fn take<T: objects::Typed>(slot: &mut Slot<'_>, which: &str) -> Result<T, Violat
     }
 }
 
-fn kbatch_kind(gvk: &GroupVersionKind) -> Option<Kind> {
+fn kbatch_kind(gvk: &Gvk<'_>) -> Option<Kind> {
     (gvk.group == GROUP)
         .then(|| Kind::parse(&gvk.kind))
         .flatten()
@@ -196,8 +194,27 @@ impl<'de> Deserialize<'de> for Careful<'de> {
 }
 
 /// Borrows a string from the body when it has no escapes.
-#[derive(Deserialize)]
-struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+#[derive(Debug, Deserialize)]
+pub(crate) struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// `request.kind`, borrowed from the body (kbatch serves one version: it is not read).
+#[derive(Debug, Deserialize)]
+pub(crate) struct Gvk<'a> {
+    #[serde(borrow, default)]
+    pub group: Cow<'a, str>,
+    #[serde(borrow)]
+    pub kind: Cow<'a, str>,
+}
+
+/// `request.userInfo`: the name and groups the API server authenticated (`uid` and `extra`
+/// are not used by any rule).
+#[derive(Debug, Deserialize)]
+pub(crate) struct User<'a> {
+    #[serde(borrow, default)]
+    pub username: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub groups: Vec<Text<'a>>,
+}
 
 struct ReviewVisitor {
     typed: bool,
@@ -282,7 +299,7 @@ impl<'de> Visitor<'de> for RequestVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut uid = None;
-        let mut kind: Option<GroupVersionKind> = None;
+        let mut kind: Option<Gvk<'de>> = None;
         let mut sub_resource = None;
         let mut name = None;
         let mut namespace = None;
