@@ -1,6 +1,6 @@
 //! Memory and time of the controller's scheduling pass over 10,000 queued BatchJobs in 20
 //! queues (5 priorities, 2 budgets): the population of the policy crate's scheduling bench
-//! (`crates/policy/benches/scheduling.rs`, `objects()`), held in the controller's reflector
+//! (`crates/policy/benches/population.rs`, included here by path), held in the controller's reflector
 //! stores.
 //!
 //! The pass runs against an in-process API server whose storage is the controller's own
@@ -18,9 +18,7 @@ use http::{Method, Request, Response};
 use jiff::Timestamp;
 use kbatch_controller::schedule_pass::{pass, snapshot};
 use kbatch_controller::{Context, Stores};
-use kbatch_policy::api::{
-    BatchBudget, BatchCostModel, BatchJob, BatchJobConstraint, BatchPriority, BatchQueue,
-};
+use kbatch_policy::api::{BatchBudget, BatchJob, BatchJobConstraint};
 use kbatch_policy::scheduling::{Action, schedule};
 use kube::client::Body;
 use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
@@ -34,83 +32,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 const QUEUED: usize = 10_000;
-const QUEUES: usize = 20;
-
-fn namespace(q: usize) -> String {
-    format!("team-{}", q % 4)
-}
+#[path = "../../policy/benches/population.rs"]
+mod population;
+use population::{job, policy};
 
 fn now() -> Timestamp {
     "2026-11-22T15:00:00Z".parse().unwrap()
-}
-
-/// Queues, priorities, budgets and cost models.
-type Policy = (
-    Vec<BatchQueue>,
-    Vec<BatchPriority>,
-    Vec<BatchBudget>,
-    Vec<BatchCostModel>,
-);
-
-/// The bench's policy objects.
-fn policy() -> Policy {
-    let queues = (0..QUEUES)
-        .map(|q| {
-            serde_json::from_value(json!({
-                "apiVersion": "kbatch.k8s.io/v1beta1", "kind": "BatchQueue",
-                "metadata": {"name": format!("queue-{q}"), "namespace": namespace(q)},
-                "spec": {"batchPriorityName": format!("p{}", q % 5),
-                    "batchBudgetName": if q % 2 == 0 { "gpu" } else { "cpu" }}
-            }))
-            .unwrap()
-        })
-        .collect();
-    let priorities = (0..5)
-        .map(|p| {
-            serde_json::from_value(json!({
-                "apiVersion": "kbatch.k8s.io/v1beta1", "kind": "BatchPriority",
-                "metadata": {"name": format!("p{p}")}, "spec": {"value": p * 100, "description": "bench"}
-            }))
-            .unwrap()
-        })
-        .collect();
-    let budgets = ["gpu", "cpu"]
-        .iter()
-        .map(|b| {
-            serde_json::from_value(json!({
-                "apiVersion": "kbatch.k8s.io/v1beta1", "kind": "BatchBudget",
-                "metadata": {"name": b, "resourceVersion": "1", "creationTimestamp": "2026-11-01T00:00:00Z"},
-                "spec": {"batchCostModelName": "gke", "budgetWindows": [{"duration": "24h", "amount": 3000}]}
-            }))
-            .unwrap()
-        })
-        .collect();
-    let models = vec![
-        serde_json::from_value(json!({
-            "apiVersion": "kbatch.k8s.io/v1beta1", "kind": "BatchCostModel",
-            "metadata": {"name": "gke"},
-            "spec": {"resources": {"cpu": 0.031611, "memory": 0.004237, "nvidia.com/gpu": 0.35}}
-        }))
-        .unwrap(),
-    ];
-    (queues, priorities, budgets, models)
-}
-
-/// Queued job `i` of the bench.
-fn job(i: usize) -> BatchJob {
-    let q = (i * 7) % QUEUES;
-    serde_json::from_value(json!({
-        "apiVersion": "kbatch.k8s.io/v1beta1", "kind": "BatchJob",
-        "metadata": {"name": format!("job-{i}"), "namespace": namespace(q), "uid": format!("uid-{i}"),
-                     "resourceVersion": "1", "creationTimestamp": "2026-11-22T09:00:00Z"},
-        "spec": {"batchQueueName": format!("queue-{q}"), "taskGroups": [{
-            "name": "main", "maxWallTime": "2h", "indexSpec": {"taskCount": 1 + i % 8},
-            "template": {"spec": {"containers": [{"name": "c", "image": "busybox",
-                "resources": {"requests": {"cpu": format!("{}m", 250 * (1 + i % 16)), "memory": "2Gi"}}}]}}
-        }]},
-        "status": {"phase": "Queued"}
-    }))
-    .unwrap()
 }
 
 fn store_of<K>(objects: &[K]) -> (Store<K>, Writer<K>)

@@ -4,10 +4,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use jiff::{SignedDuration, Timestamp};
-use kbatch_policy::api::{
-    BatchBudget, BatchBudgetStatus, BatchCostModel, BatchJob, BatchPriority, BatchQueue,
-    JobDependency, JobPhase,
-};
+use kbatch_policy::api::{BatchBudgetStatus, JobDependency, JobPhase};
 use kbatch_policy::budget::{BudgetPlan, Money};
 use kbatch_policy::scheduling::{
     Action, BudgetInfo, JobInfo, Pricing, QueueInfo, SchedulingSnapshot, schedule,
@@ -17,7 +14,8 @@ use std::hint::black_box;
 
 const QUEUED: usize = 10_000;
 const FINISHED: usize = 2_000;
-const QUEUES: usize = 20;
+mod population;
+use population::{QUEUES, namespace};
 
 fn now() -> Timestamp {
     "2026-11-22T15:00:00Z".parse().unwrap()
@@ -33,10 +31,6 @@ fn budget(name: &str, daily: u32) -> BudgetInfo {
         Ok(BudgetPlan::from_spec(name, &spec, None).unwrap()),
         BatchBudgetStatus::default(),
     )
-}
-
-fn namespace(q: usize) -> String {
-    format!("team-{}", q % 4)
 }
 
 fn snapshot() -> SchedulingSnapshot {
@@ -103,75 +97,6 @@ fn snapshot() -> SchedulingSnapshot {
     }
 }
 
-/// Jobs, queues, priorities, budgets and cost models.
-type Objects = (
-    Vec<BatchJob>,
-    Vec<BatchQueue>,
-    Vec<BatchPriority>,
-    Vec<BatchBudget>,
-    Vec<BatchCostModel>,
-);
-
-/// The same population as API objects, to time building the snapshot (pricing every job).
-fn objects() -> Objects {
-    let queues = (0..QUEUES)
-        .map(|q| {
-            serde_json::from_value(json!({
-                "apiVersion": "kbatch.k8s.io/v1beta1", "kind": "BatchQueue",
-                "metadata": {"name": format!("queue-{q}"), "namespace": namespace(q)},
-                "spec": {"batchPriorityName": format!("p{}", q % 5), "batchBudgetName": if q % 2 == 0 { "gpu" } else { "cpu" }}
-            }))
-            .unwrap()
-        })
-        .collect();
-    let priorities = (0..5)
-        .map(|p| {
-            serde_json::from_value(json!({
-                "apiVersion": "kbatch.k8s.io/v1beta1", "kind": "BatchPriority",
-                "metadata": {"name": format!("p{p}")}, "spec": {"value": p * 100, "description": "bench"}
-            }))
-            .unwrap()
-        })
-        .collect();
-    let budgets = ["gpu", "cpu"]
-        .iter()
-        .map(|b| {
-            serde_json::from_value(json!({
-                "apiVersion": "kbatch.k8s.io/v1beta1", "kind": "BatchBudget",
-                "metadata": {"name": b, "creationTimestamp": "2026-11-01T00:00:00Z"},
-                "spec": {"batchCostModelName": "gke", "budgetWindows": [{"duration": "24h", "amount": 3000}]}
-            }))
-            .unwrap()
-        })
-        .collect();
-    let models = vec![
-        serde_json::from_value(json!({
-            "apiVersion": "kbatch.k8s.io/v1beta1", "kind": "BatchCostModel",
-            "metadata": {"name": "gke"},
-            "spec": {"resources": {"cpu": 0.031611, "memory": 0.004237, "nvidia.com/gpu": 0.35}}
-        }))
-        .unwrap(),
-    ];
-    let jobs = (0..QUEUED)
-        .map(|i| {
-            let q = (i * 7) % QUEUES;
-            serde_json::from_value(json!({
-                "apiVersion": "kbatch.k8s.io/v1beta1", "kind": "BatchJob",
-                "metadata": {"name": format!("job-{i}"), "namespace": namespace(q), "uid": format!("uid-{i}"),
-                             "creationTimestamp": "2026-11-22T09:00:00Z"},
-                "spec": {"batchQueueName": format!("queue-{q}"), "taskGroups": [{
-                    "name": "main", "maxWallTime": "2h", "indexSpec": {"taskCount": 1 + i % 8},
-                    "template": {"spec": {"containers": [{"name": "c", "image": "busybox",
-                        "resources": {"requests": {"cpu": format!("{}m", 250 * (1 + i % 16)), "memory": "2Gi"}}}]}}
-                }]},
-                "status": {"phase": "Queued"}
-            }))
-            .unwrap()
-        })
-        .collect();
-    (jobs, queues, priorities, budgets, models)
-}
-
 fn bench(c: &mut Criterion) {
     let snapshot = snapshot();
     let actions = schedule(&snapshot, now());
@@ -188,7 +113,8 @@ fn bench(c: &mut Criterion) {
         b.iter(|| schedule(black_box(&snapshot), now()));
     });
 
-    let (jobs, queues, priorities, budgets, models) = objects();
+    let (queues, priorities, budgets, models) = population::policy();
+    let jobs: Vec<_> = (0..QUEUED).map(population::job).collect();
     c.bench_function("build snapshot from 10k BatchJobs (pricing each)", |b| {
         b.iter(|| SchedulingSnapshot::from_objects(&jobs, &queues, &priorities, &budgets, &models));
     });
