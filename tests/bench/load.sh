@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # `make bench-load`: the HTTPS load harness, on loopback, against the release build.
 #
-# Two servers of the same stack run side by side: the real decisions over
-# manifests/examples (port 9443) and the no-op reviewer (port 9444), the ceiling. Each is
-# measured with a ~2 KB recorded BatchJob review:
+# Three servers of the same stack run side by side: the real decisions over
+# manifests/examples (port 9443), the no-op reviewer (port 9444), the ceiling, and a reviewer
+# that only parses the body into a serde_json::Value (port 9445, "value-parse": generic JSON
+# parsing, which the real decisions should beat; keep-alive rows only). Each is measured with
+# a ~2 KB recorded BatchJob review:
 #   - HTTP/1.1 keep-alive, 8 and 64 connections (wrk, --latency percentiles)
 #   - HTTP/1.1 with a new TLS connection per request (ab, no keep-alive)
 #   - HTTP/2, 8 connections x 8 streams (h2load; percentiles from its request log)
@@ -44,16 +46,18 @@ start 9443 9080 --policy manifests/examples
 policy_pid=${pids[-1]}
 start 9444 9081 --noop
 noop_pid=${pids[-1]}
+start 9445 9082 --parse-value
+parse_pid=${pids[-1]}
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
-printf "%-10s %-9s %-22s %10s %9s %9s %12s\n" endpoint body mode "req/s" "p50 ms" "p99 ms" "cpu µs/req"
+printf "%-11s %-9s %-22s %10s %9s %9s %12s\n" endpoint body mode "req/s" "p50 ms" "p99 ms" "cpu µs/req"
 
 report() { # endpoint body mode pid requests rps p50 p99 ticks_before
   local ticks=$(( $(cpu_ticks "$4") - $9 ))
   local cpu_us="n/a"
   [ "$5" -gt 0 ] && cpu_us=$(awk -v t="$ticks" -v hz="$hz" -v n="$5" 'BEGIN{printf "%.1f", t/hz*1e6/n}')
-  printf "%-10s %-9s %-22s %10s %9s %9s %12s\n" "$1" "$2" "$3" "$6" "$7" "$8" "$cpu_us"
+  printf "%-11s %-9s %-22s %10s %9s %9s %12s\n" "$1" "$2" "$3" "$6" "$7" "$8" "$cpu_us"
 }
 
 ms() { # wrk latency like 1.23ms / 456.00us / 1.2s -> ms
@@ -110,6 +114,7 @@ run_rate() { # name port path body pid
 
 for conns in 8 64; do
   run_wrk noop 9444 /validate tests/bench/validate.json "$conns" "$noop_pid"
+  run_wrk value-parse 9445 /validate tests/bench/validate.json "$conns" "$parse_pid"
   run_wrk validate 9443 /validate tests/bench/validate.json "$conns" "$policy_pid"
   run_wrk mutate 9443 /mutate tests/bench/mutate.json "$conns" "$policy_pid"
 done
