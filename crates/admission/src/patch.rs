@@ -391,6 +391,11 @@ mod tests {
             let n = job.spec.task_groups.len().max(1);
             job.spec.task_groups[i % n].template.spec.as_mut()
         }
+        fn container_mut(job: &mut BatchJob, i: usize, j: usize) -> Option<&mut Container> {
+            let pod = pod(job, i)?;
+            let n = pod.containers.len().max(1);
+            pod.containers.get_mut(j % n)
+        }
         match change {
             Change::Annotate => {
                 job.metadata
@@ -417,10 +422,7 @@ mod tests {
                 }
             }
             Change::Requests(i, j) => {
-                if let Some(c) = pod(job, i).and_then(|p| {
-                    let n = p.containers.len().max(1);
-                    p.containers.get_mut(j % n)
-                }) {
+                if let Some(c) = container_mut(job, i, j) {
                     c.resources
                         .get_or_insert_with(ResourceRequirements::default)
                         .requests
@@ -429,10 +431,7 @@ mod tests {
                 }
             }
             Change::RunAsUser(i, j) => {
-                if let Some(c) = pod(job, i).and_then(|p| {
-                    let n = p.containers.len().max(1);
-                    p.containers.get_mut(j % n)
-                }) {
+                if let Some(c) = container_mut(job, i, j) {
                     c.security_context
                         .get_or_insert_with(SecurityContext::default)
                         .run_as_user = Some(1000);
@@ -449,18 +448,12 @@ mod tests {
                 }
             }
             Change::Image(i, j) => {
-                if let Some(c) = pod(job, i).and_then(|p| {
-                    let n = p.containers.len().max(1);
-                    p.containers.get_mut(j % n)
-                }) {
+                if let Some(c) = container_mut(job, i, j) {
                     c.image = Some("busybox:2".to_owned());
                 }
             }
             Change::GpuLimit(i, j) | Change::MoreMemory(i, j) => {
-                if let Some(c) = pod(job, i).and_then(|p| {
-                    let n = p.containers.len().max(1);
-                    p.containers.get_mut(j % n)
-                }) {
+                if let Some(c) = container_mut(job, i, j) {
                     let (key, value) = match change {
                         Change::GpuLimit(..) => ("nvidia.com/gpu", "0"),
                         _ => ("memory", "2Gi"),
