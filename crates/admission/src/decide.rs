@@ -2,7 +2,7 @@
 
 use crate::envelope::{self, RequestEnvelope};
 use crate::objects::Typed;
-use crate::patch::{Mutable, job_patch};
+use crate::patch::{Mutable, job_patch, member_patch};
 use crate::reply::{Outcome, Reply, Subject, Verdict, bad_request, respond};
 use crate::{AdmissionConfig, Endpoint};
 use kbatch_policy::api::{
@@ -19,7 +19,6 @@ use kbatch_policy::validation::{
 };
 use kbatch_policy::{Reason, Violations};
 use kube::core::admission::Operation;
-use serde::Serialize;
 
 /// Answers one AdmissionReview body.
 ///
@@ -122,10 +121,15 @@ fn mutate(policy: &PolicySet, req: &mut RequestEnvelope<'_>, kind: Kind) -> Verd
         }
         Kind::BatchBudget => {
             let budget: BatchBudget = req.take_object()?;
-            patched(&budget, |b| {
-                if b.spec.budget_start_time.is_none() {
-                    b.spec.budget_start_time = b.metadata.creation_timestamp.clone();
-                }
+            let start = &budget.spec.budget_start_time;
+            let defaulted = start
+                .clone()
+                .or_else(|| budget.metadata.creation_timestamp.clone());
+            let patch = member_patch(&["spec"], "budgetStartTime", start, &defaulted)
+                .map_err(reencoding)?;
+            Ok(Verdict {
+                patch: Some(patch),
+                ..Verdict::allow()
             })
         }
         _ => Ok(Verdict::allow()),
@@ -140,21 +144,6 @@ fn reencoding(e: serde_json::Error) -> Violations {
         format!("the object cannot be re-encoded: {e}"),
     );
     v
-}
-
-/// The JSON Patch that `change` makes to `object`.
-fn patched<T: Serialize + Clone>(
-    object: &T,
-    change: impl FnOnce(&mut T),
-) -> Result<Verdict, Violations> {
-    let mut after = object.clone();
-    change(&mut after);
-    let before = serde_json::to_value(object).map_err(reencoding)?;
-    let after = serde_json::to_value(&after).map_err(reencoding)?;
-    Ok(Verdict {
-        patch: Some(json_patch::diff(&before, &after)),
-        ..Verdict::allow()
-    })
 }
 
 fn validate(

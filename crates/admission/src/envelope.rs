@@ -135,21 +135,24 @@ pub(crate) fn decode(body: &[u8]) -> Result<ReviewEnvelope<'_>, String> {
     let Ok(text) = std::str::from_utf8(body) else {
         return decode_raw(body);
     };
-    let fast = {
-        let mut de = serde_json::Deserializer::from_str(text);
-        Fast::deserialize(&mut de).and_then(|review| de.end().map(|()| review))
-    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let fast = (&mut de)
+        .deserialize_map(ReviewVisitor { typed: true })
+        .and_then(|review| de.end().map(|()| review));
     match fast {
-        Ok(Fast(review)) => checked(review),
+        Ok(review) => checked(review),
         Err(_) => decode_raw(body),
     }
 }
 
 /// The careful decoding: objects kept raw, to be decoded one by one with error paths.
 pub(crate) fn decode_raw(body: &[u8]) -> Result<ReviewEnvelope<'_>, String> {
-    let review: Careful<'_> = serde_json::from_slice(body)
-        .map_err(|e| format!("the body is not an AdmissionReview: {e}"))?;
-    checked(review.0)
+    let mut de = serde_json::Deserializer::from_slice(body);
+    (&mut de)
+        .deserialize_map(ReviewVisitor { typed: false })
+        .and_then(|review| de.end().map(|()| review))
+        .map_err(|e| format!("the body is not an AdmissionReview: {e}"))
+        .and_then(checked)
 }
 
 fn checked(review: ReviewEnvelope<'_>) -> Result<ReviewEnvelope<'_>, String> {
@@ -169,28 +172,6 @@ fn checked(review: ReviewEnvelope<'_>) -> Result<ReviewEnvelope<'_>, String> {
         return Err("the AdmissionReview has no request".to_owned());
     }
     Ok(review)
-}
-
-/// A review read in the single pass (objects typed when their kind came first).
-struct Fast<'a>(ReviewEnvelope<'a>);
-
-/// A review read the careful way (objects raw).
-struct Careful<'a>(ReviewEnvelope<'a>);
-
-impl<'de> Deserialize<'de> for Fast<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer
-            .deserialize_map(ReviewVisitor { typed: true })
-            .map(Fast)
-    }
-}
-
-impl<'de> Deserialize<'de> for Careful<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer
-            .deserialize_map(ReviewVisitor { typed: false })
-            .map(Careful)
-    }
 }
 
 /// Borrows a string from the body when it has no escapes.
@@ -216,6 +197,8 @@ pub(crate) struct User<'a> {
     pub groups: Vec<Text<'a>>,
 }
 
+/// Reads the review; `typed`: decode the objects as their kind once it is known (the single
+/// pass), else keep them raw (the careful way).
 struct ReviewVisitor {
     typed: bool,
 }

@@ -29,32 +29,20 @@ pub(crate) trait Typed: DeserializeOwned {
 }
 
 macro_rules! typed {
-    ($($variant:ident => $ty:ident),* $(,)?) => {
-        $(impl Typed for $ty {
+    ($($variant:ident => $ty:ty),* $(,)?) => {$(
+        impl Typed for $ty {
             fn from_any(object: AnyObject) -> Option<Self> {
                 match object {
                     AnyObject::$variant(o) => Some(*o),
                     _ => None,
                 }
             }
-        })*
-
-        /// Decodes `null` or an object of `kind` straight from the deserializer.
-        pub(crate) fn decode_typed<'de, D: Deserializer<'de>>(
-            kind: Kind,
-            deserializer: D,
-        ) -> Result<Option<AnyObject>, D::Error> {
-            Ok(match kind {
-                // The hot kind skips what no rule reads.
-                Kind::BatchJob => Option::<AdmittedJob>::deserialize(deserializer)?
-                    .map(|job| AnyObject::Job(Box::new(job.into()))),
-                $(Kind::$ty => Option::<Box<$ty>>::deserialize(deserializer)?.map(AnyObject::$variant),)*
-            })
         }
-    };
+    )*};
 }
 
 typed! {
+    Job => BatchJob,
     Queue => BatchQueue,
     Priority => BatchPriority,
     Constraint => BatchJobConstraint,
@@ -63,12 +51,27 @@ typed! {
     UserContext => BatchUserContext,
 }
 
-impl Typed for BatchJob {
-    fn from_any(object: AnyObject) -> Option<Self> {
-        match object {
-            AnyObject::Job(job) => Some(*job),
-            _ => None,
-        }
+/// Decodes `null` or an object of `kind` straight from the deserializer.
+pub(crate) fn decode_typed<'de, D: Deserializer<'de>>(
+    kind: Kind,
+    deserializer: D,
+) -> Result<Option<AnyObject>, D::Error> {
+    fn boxed<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        deserializer: D,
+        variant: fn(Box<T>) -> AnyObject,
+    ) -> Result<Option<AnyObject>, D::Error> {
+        Ok(Option::<Box<T>>::deserialize(deserializer)?.map(variant))
+    }
+    match kind {
+        // The hot kind skips what no rule reads.
+        Kind::BatchJob => Ok(Option::<AdmittedJob>::deserialize(deserializer)?
+            .map(|job| AnyObject::Job(Box::new(job.into())))),
+        Kind::BatchQueue => boxed(deserializer, AnyObject::Queue),
+        Kind::BatchPriority => boxed(deserializer, AnyObject::Priority),
+        Kind::BatchJobConstraint => boxed(deserializer, AnyObject::Constraint),
+        Kind::BatchBudget => boxed(deserializer, AnyObject::Budget),
+        Kind::BatchCostModel => boxed(deserializer, AnyObject::CostModel),
+        Kind::BatchUserContext => boxed(deserializer, AnyObject::UserContext),
     }
 }
 

@@ -1,12 +1,14 @@
-//! The JSON Patch that turns a submitted BatchJob into its defaulted form.
+//! The JSON Patches of mutation: a submitted BatchJob into its defaulted form, and one member
+//! of an object (a BatchBudget's start time).
 //!
 //! Diffing the whole object (both sides turned into `serde_json::Value` trees) cost more than
 //! the rest of a mutate request together. Defaulting touches few places, so the typed objects
-//! are compared part by part and only the parts that changed are turned into JSON and diffed:
-//! the annotations, the spec without its task groups, each task group without its pod spec,
-//! each pod spec without its containers (its `securityContext` and `restartPolicy` apart),
-//! and each container (its `resources` and `securityContext` apart from the rest). The result is the same patch a whole-object diff
-//! gives, found without serialising what did not change.
+//! are compared part by part and only the parts that changed are turned into JSON: the
+//! annotations, the spec without its task groups, each task group without its pod spec, each
+//! pod spec without its containers (its `securityContext` and `restartPolicy` apart), and
+//! each container (its `resources` and `securityContext` apart). A member that appears is
+//! added whole, a quantity added to `limits`/`requests` is added alone, anything else that
+//! changed is diffed. Applied, the patch gives exactly the changed object.
 
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation};
@@ -38,6 +40,24 @@ impl Mutable {
             spec: job.spec,
         }
     }
+}
+
+/// The patch turning member `name` of the object at path `at` (e.g. `["spec"]`) from
+/// `before` into `after` (`None`: absent).
+pub(crate) fn member_patch<T: Serialize + PartialEq>(
+    at: &[&str],
+    name: &str,
+    before: &Option<T>,
+    after: &Option<T>,
+) -> Result<Patch, serde_json::Error> {
+    let mut patch = Builder::default();
+    patch.member(
+        &PointerBuf::from_tokens(at.iter().copied()),
+        name,
+        before,
+        after,
+    )?;
+    Ok(Patch(patch.ops))
 }
 
 /// The patch from `before` to `after` (the same job before and after defaulting).

@@ -368,3 +368,20 @@ fn status_updates_are_not_checked_as_spec_edits() {
     let answer = call(&policy(), Endpoint::Validate, &review);
     assert_eq!(answer.response["allowed"], true);
 }
+
+#[test]
+fn a_budget_without_a_start_time_starts_at_its_creation() {
+    let policy = policy();
+    let mut review = fixture(7);
+    review["request"]["object"]["metadata"]["creationTimestamp"] = json!("2026-11-22T08:52:32Z");
+    let answer = call(&policy, Endpoint::Mutate, &review);
+    let patch = patch_of(&answer.response).expect("a patch");
+    assert_eq!(
+        serde_json::to_value(&patch).unwrap(),
+        json!([{"op": "add", "path": "/spec/budgetStartTime", "value": "2026-11-22T08:52:32Z"}])
+    );
+    // A start already chosen, or no creation time to take it from: nothing to patch.
+    review["request"]["object"]["spec"]["budgetStartTime"] = json!("2026-11-01T00:00:00Z");
+    assert!(patch_of(&call(&policy, Endpoint::Mutate, &review).response).is_none());
+    assert!(patch_of(&call(&policy, Endpoint::Mutate, &fixture(7)).response).is_none());
+}
