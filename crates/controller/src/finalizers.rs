@@ -73,30 +73,63 @@ pub enum FinalizerPlan {
 /// The plan for `object`, given what [`guard_delete`] says (`referrers` is its message,
 /// empty when nothing refers to the object). Pure.
 pub fn plan(meta: &kube::api::ObjectMeta, referrers: impl FnOnce() -> String) -> FinalizerPlan {
-    let finalizers = meta.finalizers.clone().unwrap_or_default();
-    let position = finalizers.iter().position(|f| f == IN_USE_FINALIZER);
-    let test = json!({"op": "test", "path": "/metadata/resourceVersion",
-        "value": meta.resource_version});
-    match (meta.deletion_timestamp.is_some(), position) {
-        (false, None) => {
-            let add = if meta.finalizers.is_none() {
-                json!({"op": "add", "path": "/metadata/finalizers", "value": [IN_USE_FINALIZER]})
-            } else {
-                json!({"op": "add", "path": "/metadata/finalizers/-", "value": IN_USE_FINALIZER})
-            };
-            FinalizerPlan::Patch(json!([test, add]))
+    match (
+        meta.deletion_timestamp.is_some(),
+        holds(meta, IN_USE_FINALIZER),
+    ) {
+        (false, false) => {
+            add_patch(meta, IN_USE_FINALIZER).map_or(FinalizerPlan::Keep, FinalizerPlan::Patch)
         }
-        (true, Some(i)) => {
+        (true, true) => {
             let why = referrers();
             if why.is_empty() {
-                let remove = json!({"op": "remove", "path": format!("/metadata/finalizers/{i}")});
-                FinalizerPlan::Patch(json!([test, remove]))
+                remove_patch(meta, IN_USE_FINALIZER)
+                    .map_or(FinalizerPlan::Keep, FinalizerPlan::Patch)
             } else {
                 FinalizerPlan::Blocked(why)
             }
         }
         _ => FinalizerPlan::Keep,
     }
+}
+
+/// Whether `meta` lists `finalizer`.
+pub fn holds(meta: &kube::api::ObjectMeta, finalizer: &str) -> bool {
+    meta.finalizers
+        .as_ref()
+        .is_some_and(|f| f.iter().any(|f| f == finalizer))
+}
+
+/// The `test` op that makes a JSON patch conditional on the object being unchanged since
+/// `meta` was read (the API server refuses the whole patch otherwise).
+fn unchanged(meta: &kube::api::ObjectMeta) -> Value {
+    json!({"op": "test", "path": "/metadata/resourceVersion", "value": meta.resource_version})
+}
+
+/// The JSON patch adding `finalizer` to the object `meta` describes, conditional on its
+/// `resourceVersion`; `None` when it is already there.
+pub fn add_patch(meta: &kube::api::ObjectMeta, finalizer: &str) -> Option<Value> {
+    if holds(meta, finalizer) {
+        return None;
+    }
+    let add = if meta.finalizers.is_none() {
+        json!({"op": "add", "path": "/metadata/finalizers", "value": [finalizer]})
+    } else {
+        json!({"op": "add", "path": "/metadata/finalizers/-", "value": finalizer})
+    };
+    Some(json!([unchanged(meta), add]))
+}
+
+/// The JSON patch removing `finalizer`, conditional on `resourceVersion`; `None` when it is
+/// not there.
+pub fn remove_patch(meta: &kube::api::ObjectMeta, finalizer: &str) -> Option<Value> {
+    let i = meta
+        .finalizers
+        .as_ref()?
+        .iter()
+        .position(|f| f == finalizer)?;
+    let remove = json!({"op": "remove", "path": format!("/metadata/finalizers/{i}")});
+    Some(json!([unchanged(meta), remove]))
 }
 
 /// Reconciles the finalizer of one policy object.

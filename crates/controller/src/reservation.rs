@@ -17,12 +17,13 @@
 //! [`ledger_io::start`]: crate::ledger_io::start
 
 use crate::context::Error;
+use crate::finalizers;
 use kbatch_policy::api::{BatchBudgetStatus, BatchJob, RESERVATION_FINALIZER};
 use kbatch_policy::budget::{ReservationRecord, ReservationState};
 use kbatch_policy::phase::is_terminal;
 use kube::api::{ObjectMeta, Patch, PatchParams};
 use kube::{Api, ResourceExt};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// What to do with a BatchJob's reservation finalizer.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,41 +43,19 @@ pub enum FinalizerStep {
 
 /// Whether `meta` lists the reservation finalizer.
 pub fn holds_finalizer(meta: &ObjectMeta) -> bool {
-    meta.finalizers
-        .as_ref()
-        .is_some_and(|f| f.iter().any(|f| f == RESERVATION_FINALIZER))
-}
-
-/// The `test` op that makes a JSON patch conditional on the object being unchanged since
-/// `meta` was read (the API server refuses the whole patch otherwise).
-fn unchanged(meta: &ObjectMeta) -> Value {
-    json!({"op": "test", "path": "/metadata/resourceVersion", "value": meta.resource_version})
+    finalizers::holds(meta, RESERVATION_FINALIZER)
 }
 
 /// The JSON patch adding the finalizer to the object `meta` describes, conditional on its
 /// `resourceVersion`; `None` when it is already there.
 pub fn add_patch(meta: &ObjectMeta) -> Option<Value> {
-    if holds_finalizer(meta) {
-        return None;
-    }
-    let add = if meta.finalizers.is_none() {
-        json!({"op": "add", "path": "/metadata/finalizers", "value": [RESERVATION_FINALIZER]})
-    } else {
-        json!({"op": "add", "path": "/metadata/finalizers/-", "value": RESERVATION_FINALIZER})
-    };
-    Some(json!([unchanged(meta), add]))
+    finalizers::add_patch(meta, RESERVATION_FINALIZER)
 }
 
 /// The JSON patch removing the finalizer, conditional on `resourceVersion`; `None` when it
 /// is not there.
 pub fn remove_patch(meta: &ObjectMeta) -> Option<Value> {
-    let i = meta
-        .finalizers
-        .as_ref()?
-        .iter()
-        .position(|f| f == RESERVATION_FINALIZER)?;
-    let remove = json!({"op": "remove", "path": format!("/metadata/finalizers/{i}")});
-    Some(json!([unchanged(meta), remove]))
+    finalizers::remove_patch(meta, RESERVATION_FINALIZER)
 }
 
 /// Whether nothing more is owed between `record` and its budget: no reservation, or one

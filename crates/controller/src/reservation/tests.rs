@@ -5,6 +5,7 @@ use super::*;
 use crate::fixtures::{batch_job, record};
 use kbatch_policy::api::{BatchJobStatus, JobPhase};
 use kbatch_policy::budget::{LedgerEntry, LedgerEntryKind, Money};
+use serde_json::json;
 
 /// What [`plan`] decided, without the patch bodies (checked on their own below).
 #[derive(Debug, Clone, Copy, PartialEq)]
