@@ -87,29 +87,25 @@ run_ab() { # name port path body pid
   report "$1" "$(basename "$4" .json)" "http/1.1 new TLS conn" "$5" "$n" "$rps" "$p50" "$p99" "$before"
 }
 
-run_h2() { # name port path body pid
+run_h2load() { # name port path body pid mode h2load-options...
   local before; before=$(cpu_ticks "$5")
-  local log="$work/h2.log"
-  local out; out=$(h2load -D "$DURATION" -c 8 -m 8 -t 2 -H 'Content-Type: application/json' -d "$4" \
+  local log="$work/h2load.log"
+  local out; out=$(h2load -D "$DURATION" -t 2 "${@:7}" -H 'Content-Type: application/json' -d "$4" \
     --log-file="$log" "https://127.0.0.1:$2$3" 2>&1)
   local n rps p50 p99
   n=$(wc -l <"$log")
   rps=$(echo "$out" | awk '/finished in/ {for (i=1;i<=NF;i++) if ($i ~ /req\/s/) {v=$(i-1); gsub(/,/,"",v); printf "%.0f", v}}')
   read -r p50 p99 < <(awk '{print $3}' "$log" | sort -n | awk '{a[NR]=$1} END {printf "%.3f %.3f\n", a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}')
-  report "$1" "$(basename "$4" .json)" "http/2 c=8 m=8" "$5" "$n" "$rps" "$p50" "$p99" "$before"
+  report "$1" "$(basename "$4" .json)" "$6" "$5" "$n" "$rps" "$p50" "$p99" "$before"
 }
 
-run_rate() { # name port path body pid
-  local before; before=$(cpu_ticks "$5")
-  local log="$work/rate.log"
-  local rate=${RATE:-10000} conns=8
-  local out; out=$(h2load --h1 -D "$DURATION" -c "$conns" -t 2 --rps $(( rate / conns )) \
-    -H 'Content-Type: application/json' -d "$4" --log-file="$log" "https://127.0.0.1:$2$3" 2>&1)
-  local n rps p50 p99
-  n=$(wc -l <"$log")
-  rps=$(echo "$out" | awk '/finished in/ {for (i=1;i<=NF;i++) if ($i ~ /req\/s/) {v=$(i-1); gsub(/,/,"",v); printf "%.0f", v}}')
-  read -r p50 p99 < <(awk '{print $3}' "$log" | sort -n | awk '{a[NR]=$1} END {printf "%.3f %.3f\n", a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}')
-  report "$1" "$(basename "$4" .json)" "http/1.1 fixed ${rate}/s" "$5" "$n" "$rps" "$p50" "$p99" "$before"
+run_h2() { # name port path body pid
+  run_h2load "$@" "http/2 c=8 m=8" -c 8 -m 8
+}
+
+run_rate() { # name port path body pid: HTTP/1.1 over 8 connections at $RATE req/s offered
+  local rate=${RATE:-10000}
+  run_h2load "$@" "http/1.1 fixed ${rate}/s" --h1 -c 8 --rps $(( rate / 8 ))
 }
 
 for conns in 8 64; do
