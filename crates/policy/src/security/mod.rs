@@ -8,9 +8,11 @@
 mod containers;
 mod defaults;
 mod rules;
+mod volumes;
 
 pub use defaults::default_pod_security;
 pub use rules::validate_pod_security;
+pub use volumes::is_volume_type;
 
 use crate::api::{BatchJob, BatchUserContext};
 use crate::snapshot::PolicySet;

@@ -1,9 +1,10 @@
 //! Checking every pod template of a job against the user's security policy.
 
 use super::containers::{ContainerView, containers};
+use super::volumes::volume_type;
 use crate::api::{BatchJob, IdRange, IdRule, SecurityPolicySpec};
 use crate::violation::{Reason, Violations};
-use k8s_openapi::api::core::v1::{PodSecurityContext, PodSpec, Volume};
+use k8s_openapi::api::core::v1::{PodSecurityContext, PodSpec};
 
 /// Every way the job's pod templates break `policy` (the spec of user context `context`),
 /// naming the task group, the container and the field.
@@ -17,11 +18,10 @@ pub fn validate_pod_security(
         let Some(pod) = group.template.spec.as_ref() else {
             continue;
         };
-        let at = format!("spec.taskGroups[{i}].template.spec");
         let mut check = Check {
             context,
             group: &group.name,
-            at: &at,
+            group_index: i,
             v: &mut v,
         };
         check.pod(policy, pod);
@@ -32,10 +32,12 @@ pub fn validate_pod_security(
     v
 }
 
+/// The checks of one task group's pod. Paths and messages are written only for violations:
+/// this runs on every admission.
 struct Check<'a> {
     context: &'a str,
     group: &'a str,
-    at: &'a str,
+    group_index: usize,
     v: &'a mut Violations,
 }
 
@@ -52,6 +54,23 @@ fn ranges_text(ranges: &[IdRange]) -> String {
 }
 
 impl Check<'_> {
+    /// The pod spec's path, e.g. `spec.taskGroups[0].template.spec`.
+    fn at(&self) -> String {
+        format!("spec.taskGroups[{}].template.spec", self.group_index)
+    }
+
+    /// A field of the pod's security context.
+    fn pod_field(&self, field: &str) -> String {
+        format!("{}.securityContext.{field}", self.at())
+    }
+
+    /// Refuses a field of container `c` (`field` starts with `.`); `message` follows the
+    /// container's name.
+    fn refuse_container(&mut self, c: &ContainerView<'_>, field: &str, message: &str) {
+        let path = format!("{}.{}{field}", self.at(), c.path());
+        self.refuse(path, format!("container {:?} {message}", c.name));
+    }
+
     fn refuse(&mut self, field: String, message: String) {
         let message = format!(
             "task group {:?}: {message} (BatchUserContext {:?})",
@@ -68,7 +87,7 @@ impl Check<'_> {
         ] {
             if set == Some(true) && allowed != Some(true) {
                 self.refuse(
-                    format!("{}.{field}", self.at),
+                    format!("{}.{field}", self.at()),
                     format!("{field} is not allowed"),
                 );
             }
@@ -76,9 +95,9 @@ impl Check<'_> {
         if !policy.volumes.iter().any(|v| v == "*") {
             for (j, volume) in pod.volumes.iter().flatten().enumerate() {
                 let kind = volume_type(volume);
-                if !policy.volumes.contains(&kind) {
+                if !policy.volumes.iter().any(|allowed| allowed == kind) {
                     self.refuse(
-                        format!("{}.volumes[{j}]", self.at),
+                        format!("{}.volumes[{j}]", self.at()),
                         format!(
                             "volume {:?} is of type {kind}, which is not allowed (allowed: {})",
                             volume.name,
@@ -97,33 +116,31 @@ impl Check<'_> {
         self.pod_group(
             "fsGroup",
             policy.fs_group.as_ref(),
-            fs_group.into_iter().collect(),
+            fs_group.as_slice(),
             fs_group.is_none(),
         );
         let supplemental = sc
-            .and_then(|s| s.supplemental_groups.clone())
+            .and_then(|s| s.supplemental_groups.as_deref())
             .unwrap_or_default();
-        let none = supplemental.is_empty();
         self.pod_group(
             "supplementalGroups",
             policy.supplemental_groups.as_ref(),
             supplemental,
-            none,
+            supplemental.is_empty(),
         );
     }
 
-    fn pod_group(&mut self, field: &str, rule: Option<&IdRule>, ids: Vec<i64>, unset: bool) {
+    fn pod_group(&mut self, field: &str, rule: Option<&IdRule>, ids: &[i64], unset: bool) {
         let Some(rule) = rule else { return };
-        let path = format!("{}.securityContext.{field}", self.at);
         match rule.rule.as_str() {
             "MustRunAs" if unset => self.refuse(
-                path,
+                self.pod_field(field),
                 format!("{field} must be set within {}", ranges_text(&rule.ranges)),
             ),
             "MustRunAs" | "MayRunAs" => {
-                for id in ids.into_iter().filter(|id| !in_ranges(*id, &rule.ranges)) {
+                for &id in ids.iter().filter(|id| !in_ranges(**id, &rule.ranges)) {
                     self.refuse(
-                        path.clone(),
+                        self.pod_field(field),
                         format!(
                             "{field} {id} is outside the allowed ranges {}",
                             ranges_text(&rule.ranges)
@@ -141,32 +158,29 @@ impl Check<'_> {
         pod_sc: Option<&PodSecurityContext>,
         c: &ContainerView<'_>,
     ) {
-        let at = format!("{}.{}", self.at, c.path());
-        let who = format!("container {:?}", c.name);
         let sc = c.security;
         if sc.and_then(|s| s.privileged) == Some(true) && policy.privileged != Some(true) {
-            self.refuse(
-                format!("{at}.securityContext.privileged"),
-                format!("{who} may not run privileged"),
-            );
+            self.refuse_container(c, ".securityContext.privileged", "may not run privileged");
         }
         if policy.allow_privilege_escalation == Some(false)
             && sc.and_then(|s| s.allow_privilege_escalation) != Some(false)
         {
-            self.refuse(
-                format!("{at}.securityContext.allowPrivilegeEscalation"),
-                format!("{who} must set allowPrivilegeEscalation: false"),
+            self.refuse_container(
+                c,
+                ".securityContext.allowPrivilegeEscalation",
+                "must set allowPrivilegeEscalation: false",
             );
         }
         if policy.read_only_root_filesystem == Some(true)
             && sc.and_then(|s| s.read_only_root_filesystem) != Some(true)
         {
-            self.refuse(
-                format!("{at}.securityContext.readOnlyRootFilesystem"),
-                format!("{who} must set readOnlyRootFilesystem: true"),
+            self.refuse_container(
+                c,
+                ".securityContext.readOnlyRootFilesystem",
+                "must set readOnlyRootFilesystem: true",
             );
         }
-        self.capabilities(policy, sc, &at, &who);
+        self.capabilities(policy, c);
         for (k, port) in c.ports.iter().enumerate() {
             let Some(host_port) = port.host_port.filter(|p| *p != 0) else {
                 continue;
@@ -176,9 +190,10 @@ impl Check<'_> {
                 .iter()
                 .any(|r| (r.min..=r.max).contains(&host_port))
             {
-                self.refuse(
-                    format!("{at}.ports[{k}].hostPort"),
-                    format!("{who} may not use host port {host_port}"),
+                self.refuse_container(
+                    c,
+                    &format!(".ports[{k}].hostPort"),
+                    &format!("may not use host port {host_port}"),
                 );
             }
         }
@@ -193,47 +208,46 @@ impl Check<'_> {
             .and_then(|s| s.run_as_non_root)
             .or(pod_sc.and_then(|s| s.run_as_non_root));
         if let Some(rule) = &policy.run_as_user {
-            let field = format!("{at}.securityContext.runAsUser");
+            let field = ".securityContext.runAsUser";
             match (rule.rule.as_str(), run_as_user) {
-                ("MustRunAs", None) => self.refuse(
+                ("MustRunAs", None) => self.refuse_container(
+                    c,
                     field,
-                    format!(
-                        "{who} must run as a user within {}",
-                        ranges_text(&rule.ranges)
-                    ),
+                    &format!("must run as a user within {}", ranges_text(&rule.ranges)),
                 ),
-                ("MustRunAs", Some(uid)) if !in_ranges(uid, &rule.ranges) => self.refuse(
+                ("MustRunAs", Some(uid)) if !in_ranges(uid, &rule.ranges) => self.refuse_container(
+                    c,
                     field,
-                    format!(
-                        "{who} runs as user {uid}, outside the allowed ranges {}",
+                    &format!(
+                        "runs as user {uid}, outside the allowed ranges {}",
                         ranges_text(&rule.ranges)
                     ),
                 ),
                 ("MustRunAsNonRoot", Some(0)) => {
-                    self.refuse(field, format!("{who} may not run as root (user 0)"))
+                    self.refuse_container(c, field, "may not run as root (user 0)")
                 }
-                ("MustRunAsNonRoot", None) if non_root != Some(true) => self.refuse(
-                    format!("{at}.securityContext.runAsNonRoot"),
-                    format!("{who} must set runAsNonRoot: true or a non-zero runAsUser"),
+                ("MustRunAsNonRoot", None) if non_root != Some(true) => self.refuse_container(
+                    c,
+                    ".securityContext.runAsNonRoot",
+                    "must set runAsNonRoot: true or a non-zero runAsUser",
                 ),
                 _ => {}
             }
         }
         if let Some(rule) = &policy.run_as_group {
-            let field = format!("{at}.securityContext.runAsGroup");
+            let field = ".securityContext.runAsGroup";
             match (rule.rule.as_str(), run_as_group) {
-                ("MustRunAs", None) => self.refuse(
+                ("MustRunAs", None) => self.refuse_container(
+                    c,
                     field,
-                    format!(
-                        "{who} must run as a group within {}",
-                        ranges_text(&rule.ranges)
-                    ),
+                    &format!("must run as a group within {}", ranges_text(&rule.ranges)),
                 ),
                 ("MustRunAs" | "MayRunAs", Some(gid)) if !in_ranges(gid, &rule.ranges) => self
-                    .refuse(
+                    .refuse_container(
+                        c,
                         field,
-                        format!(
-                            "{who} runs as group {gid}, outside the allowed ranges {}",
+                        &format!(
+                            "runs as group {gid}, outside the allowed ranges {}",
                             ranges_text(&rule.ranges)
                         ),
                     ),
@@ -259,29 +273,25 @@ impl Check<'_> {
                     && matches(&required.user, Some(&a.user))
             });
             if !ok {
-                self.refuse(
-                    format!("{at}.securityContext.seLinuxOptions"),
-                    format!("{who} must use the SELinux options the policy requires"),
+                self.refuse_container(
+                    c,
+                    ".securityContext.seLinuxOptions",
+                    "must use the SELinux options the policy requires",
                 );
             }
         }
     }
 
-    fn capabilities(
-        &mut self,
-        policy: &SecurityPolicySpec,
-        sc: Option<&k8s_openapi::api::core::v1::SecurityContext>,
-        at: &str,
-        who: &str,
-    ) {
-        let caps = sc.and_then(|s| s.capabilities.as_ref());
-        let dropped = caps.and_then(|c| c.drop.as_deref()).unwrap_or(&[]);
+    fn capabilities(&mut self, policy: &SecurityPolicySpec, c: &ContainerView<'_>) {
+        let caps = c.security.and_then(|s| s.capabilities.as_ref());
+        let dropped = caps.and_then(|caps| caps.drop.as_deref()).unwrap_or(&[]);
         let drops_all = dropped.iter().any(|d| d == "ALL");
         for cap in &policy.required_drop_capabilities {
             if !drops_all && !dropped.contains(cap) {
-                self.refuse(
-                    format!("{at}.securityContext.capabilities.drop"),
-                    format!("{who} must drop capability {cap}"),
+                self.refuse_container(
+                    c,
+                    ".securityContext.capabilities.drop",
+                    &format!("must drop capability {cap}"),
                 );
             }
         }
@@ -293,29 +303,18 @@ impl Check<'_> {
                 || policy.default_add_capabilities.contains(cap)
         };
         for (k, cap) in caps
-            .and_then(|c| c.add.as_deref())
+            .and_then(|caps| caps.add.as_deref())
             .unwrap_or(&[])
             .iter()
             .enumerate()
         {
             if !may_add(cap) {
-                self.refuse(
-                    format!("{at}.securityContext.capabilities.add[{k}]"),
-                    format!("{who} may not add capability {cap}"),
+                self.refuse_container(
+                    c,
+                    &format!(".securityContext.capabilities.add[{k}]"),
+                    &format!("may not add capability {cap}"),
                 );
             }
         }
     }
-}
-
-/// The PodSecurityPolicy volume type of a volume: the name of its one source field.
-fn volume_type(volume: &Volume) -> String {
-    // Volume has ~30 optional source fields; its JSON form names the one that is set.
-    serde_json::to_value(volume)
-        .ok()
-        .and_then(|v| {
-            v.as_object()
-                .and_then(|o| o.keys().find(|k| *k != "name").cloned())
-        })
-        .unwrap_or_else(|| "emptyDir".to_owned())
 }

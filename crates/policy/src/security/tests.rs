@@ -100,6 +100,16 @@ fn each_rule_allows_refuses_and_defaults() {
             vec![format!("{POD}.volumes[1]")],
         ),
         (
+            "volume types under their PodSecurityPolicy names",
+            json!({"volumes": ["cephFS", "emptyDir"]}),
+            json!({"containers": [{"name": "c"}], "volumes": [
+                {"name": "shared", "cephfs": {"monitors": ["10.0.0.1:6789"]}},
+                {"name": "scratch"},
+                {"name": "disk", "awsElasticBlockStore": {"volumeID": "vol-1"}}]}),
+            vec![format!("{POD}.volumes[2]")],
+            vec![format!("{POD}.volumes[2]")],
+        ),
+        (
             "any volume type",
             json!({"volumes": ["*"]}),
             json!({"containers": [{"name": "c"}], "volumes": [{"name": "root", "hostPath": {"path": "/"}}]}),

@@ -7,6 +7,7 @@ use crate::api::{
 use crate::constraint::ConstraintSet;
 use crate::duration::WallTime;
 use crate::names::dns1123_subdomain_problem;
+use crate::security::is_volume_type;
 use crate::violation::{Reason, Violations};
 use std::collections::HashSet;
 
@@ -158,39 +159,6 @@ pub fn validate_cost_model(spec: &BatchCostModelSpec) -> Violations {
     v
 }
 
-/// Volume types a security policy may list (Kubernetes' PodSecurityPolicy `FSType`s).
-pub const VOLUME_TYPES: [&str; 29] = [
-    "*",
-    "azureDisk",
-    "azureFile",
-    "cephFS",
-    "cinder",
-    "configMap",
-    "csi",
-    "downwardAPI",
-    "emptyDir",
-    "ephemeral",
-    "fc",
-    "flexVolume",
-    "flocker",
-    "gcePersistentDisk",
-    "gitRepo",
-    "glusterfs",
-    "hostPath",
-    "image",
-    "iscsi",
-    "nfs",
-    "persistentVolumeClaim",
-    "photonPersistentDisk",
-    "portworxVolume",
-    "projected",
-    "quobyte",
-    "rbd",
-    "scaleIO",
-    "secret",
-    "storageos",
-];
-
 /// Checks a BatchUserContext: a user is named and every rule of its policy is well formed.
 pub fn validate_user_context(spec: &BatchUserContextSpec) -> Violations {
     let mut v = Violations::new();
@@ -283,7 +251,7 @@ fn validate_security_policy(p: &SecurityPolicySpec, v: &mut Violations) {
         );
     }
     for (i, volume) in p.volumes.iter().enumerate() {
-        if !VOLUME_TYPES.contains(&volume.as_str()) {
+        if !is_volume_type(volume) {
             v.push(
                 format!("{at}.volumes[{i}]"),
                 Reason::Invalid,
@@ -322,6 +290,39 @@ fn validate_security_policy(p: &SecurityPolicySpec, v: &mut Violations) {
                 Reason::Invalid,
                 format!("capability {cap} is both added by default and required to be dropped"),
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_user_context_lists_volume_types_by_their_policy_names() {
+        for (volumes, refused) in [
+            (vec!["*"], vec![]),
+            (
+                vec!["awsElasticBlockStore", "cephFS", "vsphereVolume"],
+                vec![],
+            ),
+            (vec!["configMap", "cephfs", "HostPath"], vec![1, 2]),
+        ] {
+            let spec: BatchUserContextSpec = serde_json::from_value(serde_json::json!({
+                "userName": "alice",
+                "securityPolicySpec": {"volumes": volumes},
+            }))
+            .unwrap();
+            let fields: Vec<String> = validate_user_context(&spec)
+                .iter()
+                .map(|v| v.field.clone())
+                .collect();
+            let expected: Vec<String> = refused
+                .iter()
+                .map(|i| format!("spec.securityPolicySpec.volumes[{i}]"))
+                .collect();
+            assert_eq!(fields, expected, "{volumes:?}");
         }
     }
 }
