@@ -7,6 +7,7 @@
 
 use crate::quantity::Quantity;
 use k8s_openapi::api::core::v1::{Container, PodSpec, ResourceRequirements};
+use std::collections::BTreeMap;
 
 /// The extended resource name of NVIDIA GPUs.
 pub const GPU: &str = "nvidia.com/gpu";
@@ -77,33 +78,38 @@ pub fn resource_problems(spec: &PodSpec) -> Vec<(String, String)> {
     let mut problems = Vec::new();
     let mut check = |requirements: Option<&ResourceRequirements>, at: &dyn Fn() -> String| {
         let Some(r) = requirements else { return };
-        let mut parsed = |map: Option<&std::collections::BTreeMap<String, _>>, kind: &str| {
-            let mut out = Vec::new();
-            for (name, q) in map.into_iter().flatten() {
-                let q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity = q;
-                match Quantity::parse(&q.0) {
-                    Ok(v) if v.is_negative() => problems.push((
-                        format!("{}resources.{kind}[{name}]", at()),
-                        format!("{:?} is negative: resource quantities must be ≥ 0", q.0),
-                    )),
-                    Ok(v) => out.push((name.clone(), v, q.0.clone())),
-                    Err(e) => {
-                        problems.push((format!("{}resources.{kind}[{name}]", at()), e.to_string()))
-                    }
-                }
-            }
-            out
+        let empty = BTreeMap::new();
+        let requests = r.requests.as_ref().unwrap_or(&empty);
+        let limits = r.limits.as_ref().unwrap_or(&empty);
+        let mut report = |kind: &str, name: &str, why: String| {
+            problems.push((format!("{}resources.{kind}[{name}]", at()), why));
         };
-        let requests = parsed(r.requests.as_ref(), "requests");
-        let limits = parsed(r.limits.as_ref(), "limits");
-        for (name, request, raw_request) in &requests {
-            if let Some((_, limit, raw_limit)) = limits.iter().find(|(n, _, _)| n == name)
-                && request > limit
+        // Borrowed: no name or quantity is copied on the way.
+        let limits: Vec<(&str, &str, Result<Quantity, String>)> = limits
+            .iter()
+            .map(|(name, q)| (name.as_str(), q.0.as_str(), usable_quantity(&q.0)))
+            .collect();
+        for (name, q) in requests {
+            let request = match usable_quantity(&q.0) {
+                Ok(request) => request,
+                Err(why) => {
+                    report("requests", name, why);
+                    continue;
+                }
+            };
+            if let Some((_, raw_limit, Ok(limit))) = limits.iter().find(|(n, _, _)| n == name)
+                && request > *limit
             {
-                problems.push((
-                    format!("{}resources.requests[{name}]", at()),
-                    format!("request {raw_request} is above the limit {raw_limit}"),
-                ));
+                report(
+                    "requests",
+                    name,
+                    format!("request {} is above the limit {raw_limit}", q.0),
+                );
+            }
+        }
+        for (name, _, limit) in limits {
+            if let Err(why) = limit {
+                report("limits", name, why);
             }
         }
     };
@@ -116,6 +122,17 @@ pub fn resource_problems(spec: &PodSpec) -> Vec<(String, String)> {
         check(c.resources.as_ref(), &|| format!("initContainers[{i}]."));
     }
     problems
+}
+
+/// A quantity a resource may have, or why not.
+fn usable_quantity(raw: &str) -> Result<Quantity, String> {
+    match Quantity::parse(raw) {
+        Ok(v) if v.is_negative() => Err(format!(
+            "{raw:?} is negative: resource quantities must be ≥ 0"
+        )),
+        Ok(v) => Ok(v),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn container_request(
@@ -152,5 +169,99 @@ fn too_large(path: String) -> BadQuantity {
     BadQuantity {
         path,
         message: "the sum of the pod's containers is too large".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn pod(spec: serde_json::Value) -> PodSpec {
+        serde_json::from_value(spec).unwrap()
+    }
+
+    #[test]
+    fn resource_problems_name_the_quantity_and_say_what_is_wrong() {
+        let quantities = |resources: serde_json::Value| {
+            pod(json!({
+                "containers": [{"name": "ok", "resources": {"requests": {"cpu": "1"}}},
+                               {"name": "c", "resources": resources}],
+            }))
+        };
+        for (resources, expected) in [
+            (
+                json!({"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1"}}),
+                vec![],
+            ),
+            // A request equal to its limit is fine; a request without a limit is unbounded.
+            (
+                json!({"requests": {"cpu": "1", "memory": "8Gi"}, "limits": {"cpu": "1000m"}}),
+                vec![],
+            ),
+            (
+                json!({"requests": {"cpu": "2"}, "limits": {"cpu": "1500m"}}),
+                vec![(
+                    "containers[1].resources.requests[cpu]",
+                    "request 2 is above the limit 1500m",
+                )],
+            ),
+            (
+                json!({"requests": {"memory": "-1Gi"}}),
+                vec![(
+                    "containers[1].resources.requests[memory]",
+                    "\"-1Gi\" is negative: resource quantities must be ≥ 0",
+                )],
+            ),
+            // A bad limit is reported once and compared with nothing.
+            (
+                json!({"requests": {"cpu": "2"}, "limits": {"cpu": "two"}}),
+                vec![("containers[1].resources.limits[cpu]", "")],
+            ),
+            (
+                json!({"requests": {"cpu": "lots"}, "limits": {"cpu": "1", "memory": "-5"}}),
+                vec![
+                    ("containers[1].resources.requests[cpu]", ""),
+                    (
+                        "containers[1].resources.limits[memory]",
+                        "\"-5\" is negative: resource quantities must be ≥ 0",
+                    ),
+                ],
+            ),
+        ] {
+            let problems = resource_problems(&quantities(resources.clone()));
+            let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
+            let wanted: Vec<&str> = expected.iter().map(|(p, _)| *p).collect();
+            assert_eq!(paths, wanted, "{resources}");
+            for ((_, message), (_, want)) in problems.iter().zip(&expected) {
+                // "" stands for the quantity parser's own message, tested with the parser.
+                if want.is_empty() {
+                    assert!(!message.is_empty());
+                } else {
+                    assert_eq!(message, want, "{resources}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn resource_problems_cover_init_containers_and_the_pod() {
+        let spec = pod(json!({
+            "resources": {"requests": {"cpu": "-1"}},
+            "containers": [{"name": "c"}],
+            "initContainers": [{"name": "i", "resources": {"limits": {"memory": "x"}}}],
+        }));
+        let paths: Vec<String> = resource_problems(&spec)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "resources.requests[cpu]",
+                "initContainers[0].resources.limits[memory]"
+            ]
+        );
     }
 }

@@ -32,7 +32,7 @@ pub fn validate_job_structure(spec: &BatchJobSpec) -> Violations {
             "a job needs at least one task group",
         );
     }
-    let mut names = HashSet::new();
+    let mut names = HashSet::with_capacity(spec.task_groups.len());
     for (i, group) in spec.task_groups.iter().enumerate() {
         validate_task_group(i, group, &mut names, &mut v);
     }
@@ -61,10 +61,10 @@ pub fn validate_job_structure(spec: &BatchJobSpec) -> Violations {
     v
 }
 
-fn validate_task_group(
+fn validate_task_group<'a>(
     i: usize,
-    group: &TaskGroup,
-    names: &mut HashSet<String>,
+    group: &'a TaskGroup,
+    names: &mut HashSet<&'a str>,
     v: &mut Violations,
 ) {
     let at = format!("spec.taskGroups[{i}]");
@@ -79,7 +79,7 @@ fn validate_task_group(
             reason,
             format!("task group name {why}"),
         );
-    } else if !names.insert(group.name.clone()) {
+    } else if !names.insert(&group.name) {
         v.push(
             format!("{at}.name"),
             Reason::Duplicate,
