@@ -14,17 +14,18 @@
 # and the server's CPU time per request (utime+stime from /proc, divided by requests).
 # Load generator and servers share this machine's cores: compare runs, not absolutes.
 #
-# LOADGEN_SCHED=batch (the default) runs the load generators under SCHED_BATCH (`chrt -b 0`,
-# no privilege needed). Sharing two cores, a generator under the default policy preempts the
-# server at every response it is woken for: with the real decisions that was ~0.9 context
-# switches per request against ~0.2 for the no-op, and a third of the server's CPU samples in
-# the scheduler and its IPIs, a cost the API server on its own node does not impose. A batch
-# generator is not woken into preemption; the no-op ceiling is the same either way (74-76k/s
-# at 64 connections). LOADGEN_SCHED=default measures with the default policy.
+# LOADGEN_SCHED=batch runs the load generators under SCHED_BATCH (`chrt -b 0`, no privilege
+# needed); the default leaves them under the default policy. Sharing two cores, a generator
+# under the default policy preempts the server at every response it is woken for: with the
+# real decisions that was ~0.9 context switches per request against ~0.2 for the no-op, and a
+# third of the server's CPU samples in the scheduler and its IPIs, a cost an API server on its
+# own node does not impose. A batch generator is not woken into preemption, which shows the
+# server's capacity at 64 connections; but it is itself woken late, which caps the 8-connection
+# rows and adds its own delay to every latency figure, so it is not the default.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-10}
-case ${LOADGEN_SCHED:-batch} in
+case ${LOADGEN_SCHED:-default} in
   batch) gen=(chrt --batch 0) ;;
   default) gen=() ;;
   *) echo "LOADGEN_SCHED must be batch or default, not ${LOADGEN_SCHED}" >&2; exit 2 ;;
@@ -64,7 +65,7 @@ parse_pid=${pids[-1]}
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
-echo "load generators scheduled: ${LOADGEN_SCHED:-batch}; ${DURATION}s per row"
+echo "load generators scheduled: ${LOADGEN_SCHED:-default}; ${DURATION}s per row"
 printf "%-11s %-9s %-22s %10s %9s %9s %12s\n" endpoint body mode "req/s" "p50 ms" "p99 ms" "cpu µs/req"
 
 report() { # endpoint body mode pid requests rps p50 p99 ticks_before
@@ -104,6 +105,7 @@ run_ab() { # name port path body pid
 run_h2load() { # name port path body pid mode h2load-options...
   local before; before=$(cpu_ticks "$5")
   local log="$work/h2load.log"
+  rm -f "$log" # h2load appends to its log: each row counts only its own requests
   local out; out=$("${gen[@]}" h2load -D "$DURATION" -t 2 "${@:7}" -H 'Content-Type: application/json' -d "$4" \
     --log-file="$log" "https://127.0.0.1:$2$3" 2>&1)
   local n rps p50 p99
