@@ -1,7 +1,7 @@
 //! Checking every pod template of a job against the user's security policy.
 
 use super::containers::{ContainerView, containers};
-use super::volumes::volume_type;
+use super::volumes::volume_types;
 use crate::api::{BatchJob, IdRange, IdRule, SecurityPolicySpec};
 use crate::violation::{Reason, Violations};
 use k8s_openapi::api::core::v1::{PodSecurityContext, PodSpec};
@@ -94,8 +94,9 @@ impl Check<'_> {
         }
         if !policy.volumes.iter().any(|v| v == "*") {
             for (j, volume) in pod.volumes.iter().flatten().enumerate() {
-                let kind = volume_type(volume);
-                if !policy.volumes.iter().any(|allowed| allowed == kind) {
+                let refused = volume_types(volume)
+                    .find(|kind| !policy.volumes.iter().any(|allowed| allowed == kind));
+                if let Some(kind) = refused {
                     self.refuse(
                         format!("{}.volumes[{j}]", self.at()),
                         format!(

@@ -105,9 +105,10 @@ fn each_rule_allows_refuses_and_defaults() {
             json!({"containers": [{"name": "c"}], "volumes": [
                 {"name": "shared", "cephfs": {"monitors": ["10.0.0.1:6789"]}},
                 {"name": "scratch"},
-                {"name": "disk", "awsElasticBlockStore": {"volumeID": "vol-1"}}]}),
-            vec![format!("{POD}.volumes[2]")],
-            vec![format!("{POD}.volumes[2]")],
+                {"name": "disk", "awsElasticBlockStore": {"volumeID": "vol-1"}},
+                {"name": "both", "emptyDir": {}, "hostPath": {"path": "/"}}]}),
+            vec![format!("{POD}.volumes[2]"), format!("{POD}.volumes[3]")],
+            vec![format!("{POD}.volumes[2]"), format!("{POD}.volumes[3]")],
         ),
         (
             "any volume type",

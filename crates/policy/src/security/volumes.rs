@@ -60,13 +60,17 @@ pub fn is_volume_type(name: &str) -> bool {
     name == "*" || SOURCES.iter().any(|(type_name, _)| *type_name == name)
 }
 
-/// The volume's type: its (one) source; `emptyDir` when it names none, as the API server
-/// defaults it.
-pub(crate) fn volume_type(volume: &Volume) -> &'static str {
-    SOURCES
+/// The volume's types: those of its sources, or `emptyDir` when it names none, as the API
+/// server defaults it. The API server allows one source per volume in a pod, but not inside a
+/// BatchJob's open pod template: every source is reported, so none escapes the policy.
+pub(crate) fn volume_types(volume: &Volume) -> impl Iterator<Item = &'static str> {
+    let mut used = SOURCES
         .iter()
-        .find(|(_, uses)| uses(volume))
-        .map_or("emptyDir", |(type_name, _)| type_name)
+        .filter(|(_, uses)| uses(volume))
+        .map(|(type_name, _)| *type_name)
+        .peekable();
+    let none = used.peek().is_none();
+    used.chain(none.then_some("emptyDir"))
 }
 
 #[cfg(test)]
@@ -131,7 +135,11 @@ mod tests {
                 serde_json::from_value(serde_json::json!({"name": "v", field.as_str(): source}))
                     .unwrap_or_else(|e| panic!("{field}: {e}"));
             let expected = if field == "cephfs" { "cephFS" } else { &field };
-            assert_eq!(volume_type(&volume), expected, "{field}");
+            assert_eq!(
+                volume_types(&volume).collect::<Vec<_>>(),
+                [expected],
+                "{field}"
+            );
             assert!(is_volume_type(expected), "{field}");
         }
     }
@@ -142,7 +150,21 @@ mod tests {
             name: "scratch".into(),
             ..Default::default()
         };
-        assert_eq!(volume_type(&volume), "emptyDir");
+        assert_eq!(volume_types(&volume).collect::<Vec<_>>(), ["emptyDir"]);
+    }
+
+    #[test]
+    fn a_volume_with_two_sources_has_both_types() {
+        let volume: Volume = serde_json::from_value(serde_json::json!({
+            "name": "sneaky",
+            "configMap": {"name": "settings"},
+            "hostPath": {"path": "/"},
+        }))
+        .unwrap();
+        assert_eq!(
+            volume_types(&volume).collect::<Vec<_>>(),
+            ["configMap", "hostPath"]
+        );
     }
 
     #[test]
