@@ -84,31 +84,22 @@ pub fn resource_problems(spec: &PodSpec) -> Vec<(String, String)> {
         let mut report = |kind: &str, name: &str, why: String| {
             problems.push((format!("{}resources.{kind}[{name}]", at()), why));
         };
-        // Borrowed: no name or quantity is copied on the way.
-        let limits: Vec<(&str, &str, Result<Quantity, String>)> = limits
-            .iter()
-            .map(|(name, q)| (name.as_str(), q.0.as_str(), usable_quantity(&q.0)))
-            .collect();
         for (name, q) in requests {
-            let request = match usable_quantity(&q.0) {
-                Ok(request) => request,
-                Err(why) => {
-                    report("requests", name, why);
-                    continue;
+            match usable_quantity(&q.0) {
+                Err(why) => report("requests", name, why),
+                Ok(request) => {
+                    if let Some(raw_limit) = limits.get(name)
+                        && let Ok(limit) = usable_quantity(&raw_limit.0)
+                        && request > limit
+                    {
+                        let why = format!("request {} is above the limit {}", q.0, raw_limit.0);
+                        report("requests", name, why);
+                    }
                 }
-            };
-            if let Some((_, raw_limit, Ok(limit))) = limits.iter().find(|(n, _, _)| n == name)
-                && request > *limit
-            {
-                report(
-                    "requests",
-                    name,
-                    format!("request {} is above the limit {raw_limit}", q.0),
-                );
             }
         }
-        for (name, _, limit) in limits {
-            if let Err(why) = limit {
+        for (name, q) in limits {
+            if let Err(why) = usable_quantity(&q.0) {
                 report("limits", name, why);
             }
         }
