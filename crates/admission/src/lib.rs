@@ -17,6 +17,7 @@ mod decide;
 mod envelope;
 mod objects;
 mod patch;
+mod patch_text;
 mod reply;
 
 pub use decide::review;

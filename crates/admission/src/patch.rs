@@ -10,8 +10,7 @@
 //! added whole, a quantity added to `limits`/`requests` is added alone, anything else that
 //! changed is diffed. Applied, the patch gives exactly the changed object.
 
-use json_patch::jsonptr::PointerBuf;
-use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation};
+use crate::patch_text::{JsonPatch, PatchWriter, Pointer};
 use k8s_openapi::api::core::v1::{Container, PodSpec, ResourceRequirements};
 use kbatch_policy::api::{BatchJob, BatchJobSpec, TaskGroup};
 use serde::Serialize;
@@ -49,21 +48,21 @@ pub(crate) fn member_patch<T: Serialize + PartialEq>(
     name: &str,
     before: &Option<T>,
     after: &Option<T>,
-) -> Result<Patch, serde_json::Error> {
+) -> Result<JsonPatch, serde_json::Error> {
     let mut patch = Builder::default();
     patch.member(
-        &PointerBuf::from_tokens(at.iter().copied()),
+        &Pointer::from_tokens(at.iter().copied()),
         name,
         before,
         after,
     )?;
-    Ok(Patch(patch.ops))
+    Ok(patch.ops.finish())
 }
 
 /// The patch from `before` to `after` (the same job before and after defaulting).
-pub(crate) fn job_patch(before: Mutable, after: Mutable) -> Result<Patch, serde_json::Error> {
+pub(crate) fn job_patch(before: Mutable, after: Mutable) -> Result<JsonPatch, serde_json::Error> {
     let mut patch = Builder::default();
-    let metadata = PointerBuf::from_tokens(["metadata"]);
+    let metadata = Pointer::from_tokens(["metadata"]);
     patch.member(
         &metadata,
         "annotations",
@@ -71,17 +70,13 @@ pub(crate) fn job_patch(before: Mutable, after: Mutable) -> Result<Patch, serde_
         &after.annotations,
     )?;
     let (mut before, mut after) = (before.spec, after.spec);
-    let spec = PointerBuf::from_tokens(["spec"]);
+    let spec = Pointer::from_tokens(["spec"]);
     let groups_before = std::mem::take(&mut before.task_groups);
     let groups_after = std::mem::take(&mut after.task_groups);
     patch.diff(&spec, &before, &after)?;
     if groups_before.len() == groups_after.len() {
         for (i, (b, a)) in groups_before.into_iter().zip(groups_after).enumerate() {
-            let at = spec.concat(&PointerBuf::from_tokens([
-                "taskGroups".to_owned(),
-                i.to_string(),
-            ]));
-            task_group(&mut patch, &at, b, a)?;
+            task_group(&mut patch, &spec.child("taskGroups").item(i), b, a)?;
         }
     } else {
         patch.member(
@@ -91,12 +86,12 @@ pub(crate) fn job_patch(before: Mutable, after: Mutable) -> Result<Patch, serde_
             &Some(groups_after),
         )?;
     }
-    Ok(Patch(patch.ops))
+    Ok(patch.ops.finish())
 }
 
 fn task_group(
     patch: &mut Builder,
-    at: &PointerBuf,
+    at: &Pointer,
     mut before: TaskGroup,
     mut after: TaskGroup,
 ) -> Result<(), serde_json::Error> {
@@ -105,20 +100,16 @@ fn task_group(
     }
     match (before.template.spec.take(), after.template.spec.take()) {
         (Some(b), Some(a)) => {
-            let pod = at.concat(&PointerBuf::from_tokens(["template", "spec"]));
-            pod_spec(patch, &pod, b, a)?;
+            pod_spec(patch, &at.child("template").child("spec"), b, a)?;
         }
-        (b, a) => {
-            let template = at.concat(&PointerBuf::from_tokens(["template"]));
-            patch.member(&template, "spec", &b, &a)?;
-        }
+        (b, a) => patch.member(&at.child("template"), "spec", &b, &a)?,
     }
     patch.diff(at, &before, &after)
 }
 
 fn pod_spec(
     patch: &mut Builder,
-    at: &PointerBuf,
+    at: &Pointer,
     mut before: PodSpec,
     mut after: PodSpec,
 ) -> Result<(), serde_json::Error> {
@@ -141,8 +132,7 @@ fn pod_spec(
         match (b, a) {
             (Some(b), Some(a)) if b.len() == a.len() => {
                 for (j, (b, a)) in b.into_iter().zip(a).enumerate() {
-                    let at = at.concat(&PointerBuf::from_tokens([name.to_owned(), j.to_string()]));
-                    container(patch, &at, b, a)?;
+                    container(patch, &at.child(name).item(j), b, a)?;
                 }
             }
             (b, a) => patch.member(at, name, &b, &a)?,
@@ -166,7 +156,7 @@ fn pod_spec(
 
 fn container(
     patch: &mut Builder,
-    at: &PointerBuf,
+    at: &Pointer,
     mut before: Container,
     mut after: Container,
 ) -> Result<(), serde_json::Error> {
@@ -187,23 +177,20 @@ fn container(
 /// becomes one `add` of that quantity.
 fn resources(
     patch: &mut Builder,
-    at: &PointerBuf,
+    at: &Pointer,
     before: Option<ResourceRequirements>,
     after: Option<ResourceRequirements>,
 ) -> Result<(), serde_json::Error> {
     match (before, after) {
         (Some(before), Some(after)) if before.claims == after.claims => {
-            let mut at = at.clone();
-            at.push_back("resources");
+            let at = at.child("resources");
             for (name, before, after) in [
                 ("limits", before.limits, after.limits),
                 ("requests", before.requests, after.requests),
             ] {
                 match (before, after) {
                     (Some(before), Some(after)) => {
-                        let mut at = at.clone();
-                        at.push_back(name);
-                        patch.entries(&at, &before, &after)?;
+                        patch.entries(&at.child(name), &before, &after)?
                     }
                     (before, after) => patch.member(&at, name, &before, &after)?,
                 }
@@ -216,14 +203,14 @@ fn resources(
 
 #[derive(Default)]
 struct Builder {
-    ops: Vec<PatchOperation>,
+    ops: PatchWriter,
 }
 
 impl Builder {
     /// The operations turning `before` into `after`, both objects at `at`.
     fn diff<T: Serialize + PartialEq>(
         &mut self,
-        at: &PointerBuf,
+        at: &Pointer,
         before: &T,
         after: &T,
     ) -> Result<(), serde_json::Error> {
@@ -232,8 +219,8 @@ impl Builder {
         }
         let before = serde_json::to_value(before)?;
         let after = serde_json::to_value(after)?;
-        self.push_under(at, json_patch::diff(&before, &after));
-        Ok(())
+        self.ops
+            .extend_under(at, &json_patch::diff(&before, &after))
     }
 
     /// The operations turning member `name` of the object at `at` from `before` into `after`
@@ -242,7 +229,7 @@ impl Builder {
     /// number, say) stays as written unless defaulting changed it.
     fn member<T: Serialize + PartialEq>(
         &mut self,
-        at: &PointerBuf,
+        at: &Pointer,
         name: &str,
         before: &Option<T>,
         after: &Option<T>,
@@ -250,25 +237,18 @@ impl Builder {
         if before == after {
             return Ok(());
         }
-        let mut path = at.clone();
-        path.push_back(name);
+        let path = at.child(name);
         match (before, after) {
-            (_, None) => self
-                .ops
-                .push(PatchOperation::Remove(RemoveOperation { path })),
-            (None, Some(after)) => self.ops.push(PatchOperation::Add(AddOperation {
-                path,
-                value: serde_json::to_value(after)?,
-            })),
-            (Some(before), Some(after)) => self.diff(&path, before, after)?,
+            (_, None) => self.ops.remove(path.as_str()),
+            (None, Some(after)) => self.ops.add(path.as_str(), after),
+            (Some(before), Some(after)) => self.diff(&path, before, after),
         }
-        Ok(())
     }
 
     /// The operations turning the map at `at` from `before` into `after`, entry by entry.
     fn entries<V: Serialize + PartialEq>(
         &mut self,
-        at: &PointerBuf,
+        at: &Pointer,
         before: &BTreeMap<String, V>,
         after: &BTreeMap<String, V>,
     ) -> Result<(), serde_json::Error> {
@@ -276,53 +256,16 @@ impl Builder {
             return Ok(());
         }
         for (key, value) in after {
-            let path = || {
-                let mut path = at.clone();
-                path.push_back(key.as_str());
-                path
-            };
             match before.get(key) {
-                None => self.ops.push(PatchOperation::Add(AddOperation {
-                    path: path(),
-                    value: serde_json::to_value(value)?,
-                })),
-                Some(old) if old != value => {
-                    self.ops
-                        .push(PatchOperation::Replace(json_patch::ReplaceOperation {
-                            path: path(),
-                            value: serde_json::to_value(value)?,
-                        }))
-                }
+                None => self.ops.add(at.child(key).as_str(), value)?,
+                Some(old) if old != value => self.ops.replace(at.child(key).as_str(), value)?,
                 Some(_) => {}
             }
         }
         for key in before.keys().filter(|k| !after.contains_key(*k)) {
-            let mut path = at.clone();
-            path.push_back(key.as_str());
-            self.ops
-                .push(PatchOperation::Remove(RemoveOperation { path }));
+            self.ops.remove(at.child(key).as_str())?;
         }
         Ok(())
-    }
-
-    fn push_under(&mut self, at: &PointerBuf, patch: Patch) {
-        for mut op in patch.0 {
-            match &mut op {
-                PatchOperation::Add(o) => o.path = at.concat(&o.path),
-                PatchOperation::Remove(o) => o.path = at.concat(&o.path),
-                PatchOperation::Replace(o) => o.path = at.concat(&o.path),
-                PatchOperation::Test(o) => o.path = at.concat(&o.path),
-                PatchOperation::Move(o) => {
-                    o.path = at.concat(&o.path);
-                    o.from = at.concat(&o.from);
-                }
-                PatchOperation::Copy(o) => {
-                    o.path = at.concat(&o.path);
-                    o.from = at.concat(&o.from);
-                }
-            }
-            self.ops.push(op);
-        }
     }
 }
 
@@ -516,8 +459,10 @@ mod tests {
     }
 
     /// Applies the patch to the job as JSON, the way the API server does.
-    fn patched(before: &BatchJob, after: &BatchJob) -> (Value, Patch) {
-        let patch = job_patch(Mutable::copied(before), Mutable::copied(after)).unwrap();
+    fn patched(before: &BatchJob, after: &BatchJob) -> (Value, json_patch::Patch) {
+        let written = job_patch(Mutable::copied(before), Mutable::copied(after)).unwrap();
+        let patch: json_patch::Patch = serde_json::from_slice(written.as_bytes()).unwrap();
+        assert_eq!(patch.0.len(), written.len());
         let mut value = serde_json::to_value(before).unwrap();
         json_patch::patch(&mut value, &patch).unwrap();
         (value, patch)
@@ -580,7 +525,6 @@ mod tests {
         assert!(
             job_patch(Mutable::copied(&job), Mutable::taken(job.clone()))
                 .unwrap()
-                .0
                 .is_empty()
         );
     }

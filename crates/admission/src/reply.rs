@@ -1,8 +1,8 @@
 //! Building the AdmissionReview answer.
 
+use crate::patch_text::JsonPatch;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use json_patch::Patch;
 use kbatch_policy::Violations;
 use kube::core::Status;
 use kube::core::response::{StatusCause, StatusDetails};
@@ -64,7 +64,7 @@ pub struct Reply {
 #[derive(Debug, Default)]
 pub(crate) struct Verdict {
     pub violations: Violations,
-    pub patch: Option<Patch>,
+    pub patch: Option<JsonPatch>,
     pub warnings: Vec<String>,
 }
 
@@ -131,16 +131,16 @@ pub(crate) fn respond(uid: &str, subject: &Subject<'_>, verdict: Verdict) -> (Ve
         response.allowed = false;
         response.status = Some(denial_status(subject, &verdict.violations));
         Outcome::Denied
-    } else if let Some(patch) = verdict.patch.filter(|p| !p.0.is_empty()) {
-        match serde_json::to_vec(&patch).and_then(|bytes| base64_string(&bytes)) {
+    } else if let Some(patch) = verdict.patch.filter(|p| !p.is_empty()) {
+        match base64_string(patch.as_bytes()) {
             Ok(encoded) => {
                 response.patch = Some(encoded);
                 response.patch_type = Some("JSONPatch");
                 Outcome::Patched
             }
             Err(e) => {
-                // Serialising a json_patch::Patch (plain strings and values) or quoting its
-                // base64 cannot fail; refuse rather than admit an undefaulted object if it does.
+                // Quoting base64 cannot fail; refuse rather than admit an undefaulted object
+                // if it does.
                 response.allowed = false;
                 response.status = Some(
                     Status::failure(
