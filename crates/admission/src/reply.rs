@@ -7,7 +7,6 @@ use kbatch_policy::Violations;
 use kube::core::Status;
 use kube::core::response::{StatusCause, StatusDetails};
 use serde::Serialize;
-use serde_json::value::RawValue;
 
 /// How a request was answered, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,94 +87,111 @@ pub(crate) struct Subject<'a> {
     pub name: &'a str,
 }
 
-/// The `admission.k8s.io/v1` AdmissionReview answer, as the API server reads it.
-///
-/// kube-core's `AdmissionResponse` can only be started from its own typed request and writes
-/// the patch as an array of numbers; this writes the patch as base64 (Go's encoding of a
-/// `[]byte`, a third of the size) and leaves out the `status` of an allowed request, which the
-/// API server ignores. The denial's `status` is kube-core's `Status`.
+/// The `admission.k8s.io/v1` AdmissionReview answer to a denied request. The denial's
+/// `status` is kube-core's `Status`. (kube-core's `AdmissionResponse` can only be started from
+/// its own typed request.)
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ReviewReply<'a> {
+struct DenialReply<'a> {
     api_version: &'static str,
     kind: &'static str,
-    response: ResponseBody<'a>,
+    response: DenialBody<'a>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ResponseBody<'a> {
+struct DenialBody<'a> {
     uid: &'a str,
     allowed: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<Status>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    patch: Option<Box<RawValue>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    patch_type: Option<&'static str>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    warnings: Vec<String>,
+    status: Status,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    warnings: &'a [String],
 }
+
+/// What an unexpected serialisation error is answered with: a refusal, never an admission of
+/// an undefaulted object.
+const FALLBACK_DENIAL: &[u8] = br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"","allowed":false}}"#;
 
 /// Serialises the verdict as an AdmissionReview response echoing `uid`.
 pub(crate) fn respond(uid: &str, subject: &Subject<'_>, verdict: Verdict) -> (Vec<u8>, Outcome) {
-    let mut response = ResponseBody {
-        uid,
-        allowed: true,
-        status: None,
-        patch: None,
-        patch_type: None,
-        warnings: verdict.warnings,
-    };
-    let outcome = if !verdict.violations.is_empty() {
-        response.allowed = false;
-        response.status = Some(denial_status(subject, &verdict.violations));
-        Outcome::Denied
-    } else if let Some(patch) = verdict.patch.filter(|p| !p.is_empty()) {
-        match base64_string(patch.as_bytes()) {
-            Ok(encoded) => {
-                response.patch = Some(encoded);
-                response.patch_type = Some("JSONPatch");
-                Outcome::Patched
-            }
-            Err(e) => {
-                // Quoting base64 cannot fail; refuse rather than admit an undefaulted object
-                // if it does.
-                response.allowed = false;
-                response.status = Some(
-                    Status::failure(
-                        &format!("internal error building the patch: {e}"),
-                        "InternalError",
-                    )
-                    .with_code(500),
-                );
-                Outcome::Denied
-            }
-        }
+    if !verdict.violations.is_empty() {
+        let status = denial_status(subject, &verdict.violations);
+        return (denial(uid, status, &verdict.warnings), Outcome::Denied);
+    }
+    let patch = verdict.patch.filter(|p| !p.is_empty());
+    let outcome = if patch.is_some() {
+        Outcome::Patched
     } else {
         Outcome::Allowed
     };
-    let review = ReviewReply {
-        api_version: "admission.k8s.io/v1",
-        kind: "AdmissionReview",
-        response,
-    };
-    let body = serde_json::to_vec(&review).unwrap_or_else(|_| {
-        // Only strings, numbers and booleans are serialised: this cannot fail.
-        br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"","allowed":false}}"#.to_vec()
-    });
-    (body, outcome)
+    match admission(uid, patch.as_ref(), &verdict.warnings) {
+        Ok(body) => (body, outcome),
+        Err(e) => {
+            let status =
+                Status::failure(&format!("internal error answering: {e}"), "InternalError")
+                    .with_code(500);
+            (denial(uid, status, &verdict.warnings), Outcome::Denied)
+        }
+    }
 }
 
-/// `bytes` as a JSON string of their base64 (Go's JSON form of a `[]byte`), to be written as
-/// is: base64 needs no escaping, and scanning it for characters to escape cost more than
-/// encoding it.
-fn base64_string(bytes: &[u8]) -> Result<Box<RawValue>, serde_json::Error> {
-    let mut quoted = String::with_capacity(bytes.len().div_ceil(3) * 4 + 2);
-    quoted.push('"');
-    BASE64.encode_string(bytes, &mut quoted);
-    quoted.push('"');
-    RawValue::from_string(quoted)
+fn denial(uid: &str, status: Status, warnings: &[String]) -> Vec<u8> {
+    let reply = DenialReply {
+        api_version: "admission.k8s.io/v1",
+        kind: "AdmissionReview",
+        response: DenialBody {
+            uid,
+            allowed: false,
+            status,
+            warnings,
+        },
+    };
+    // Only strings, numbers and booleans are serialised: this cannot fail.
+    serde_json::to_vec(&reply).unwrap_or_else(|_| FALLBACK_DENIAL.to_vec())
+}
+
+/// The answer admitting the request, with the patch in base64 (Go's JSON form of a
+/// `[]byte`). Written directly rather than derived: base64 needs no escaping, and scanning it
+/// for characters to escape, or validating it as a `RawValue`, cost more than encoding it.
+fn admission(
+    uid: &str,
+    patch: Option<&JsonPatch>,
+    warnings: &[String],
+) -> Result<Vec<u8>, AnswerError> {
+    let encoded_len = match patch {
+        Some(p) => base64::encoded_len(p.as_bytes().len(), true).ok_or(AnswerError::TooLarge)?,
+        None => 0,
+    };
+    let mut body = Vec::with_capacity(160 + uid.len() + encoded_len);
+    body.extend_from_slice(
+        br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"#,
+    );
+    serde_json::to_writer(&mut body, uid)?;
+    body.extend_from_slice(br#","allowed":true"#);
+    if let Some(patch) = patch {
+        body.extend_from_slice(br#","patch":""#);
+        let start = body.len();
+        body.resize(start + encoded_len, 0);
+        BASE64.encode_slice(patch.as_bytes(), &mut body[start..])?;
+        body.extend_from_slice(br#"","patchType":"JSONPatch""#);
+    }
+    if !warnings.is_empty() {
+        body.extend_from_slice(br#","warnings":"#);
+        serde_json::to_writer(&mut body, warnings)?;
+    }
+    body.extend_from_slice(b"}}");
+    Ok(body)
+}
+
+/// Why an admitting answer could not be written (none of these happen in practice).
+#[derive(Debug, thiserror::Error)]
+enum AnswerError {
+    #[error("the patch is too large to encode")]
+    TooLarge,
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Base64(#[from] base64::EncodeSliceError),
 }
 
 fn denial_status(subject: &Subject<'_>, violations: &Violations) -> Status {
@@ -219,18 +235,69 @@ pub(crate) fn bad_request(reason: &str) -> Vec<u8> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::patch_text::PatchWriter;
     use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    fn patch_of(values: &[String]) -> Option<JsonPatch> {
+        let mut writer = PatchWriter::default();
+        for (i, value) in values.iter().enumerate() {
+            writer.add(&format!("/a/{i}"), value).unwrap();
+        }
+        Some(writer.finish())
+    }
 
     proptest! {
-        /// Written as is, the quoted base64 reads back as the JSON string of the encoding.
+        /// The written answer is the JSON of an admitting AdmissionReview response: the uid
+        /// and warnings as JSON strings, the patch as the base64 of its text.
         #[test]
-        fn base64_string_is_the_json_string_of_the_encoding(
-            bytes in proptest::collection::vec(any::<u8>(), 0..2048),
+        fn an_admission_is_the_json_of_its_parts(
+            uid in any::<String>(),
+            values in proptest::collection::vec(any::<String>(), 0..4),
+            warnings in proptest::collection::vec(any::<String>(), 0..3),
         ) {
-            let written = serde_json::to_string(&base64_string(&bytes).unwrap()).unwrap();
-            let read: String = serde_json::from_str(&written).unwrap();
-            prop_assert_eq!(BASE64.decode(&read).unwrap(), bytes.clone());
-            prop_assert_eq!(written, serde_json::to_string(&BASE64.encode(&bytes)).unwrap());
+            let subject = Subject { kind: "BatchJob", name: "j" };
+            let verdict = Verdict { patch: patch_of(&values), warnings: warnings.clone(), ..Verdict::allow() };
+            let (body, outcome) = respond(&uid, &subject, verdict);
+            let read: Value = serde_json::from_slice(&body).unwrap();
+            let mut expected = json!({
+                "apiVersion": "admission.k8s.io/v1",
+                "kind": "AdmissionReview",
+                "response": { "uid": uid, "allowed": true },
+            });
+            if values.is_empty() {
+                prop_assert_eq!(outcome, Outcome::Allowed);
+            } else {
+                prop_assert_eq!(outcome, Outcome::Patched);
+                let text = patch_of(&values).unwrap();
+                expected["response"]["patch"] = BASE64.encode(text.as_bytes()).into();
+                expected["response"]["patchType"] = "JSONPatch".into();
+            }
+            if !warnings.is_empty() {
+                expected["response"]["warnings"] = warnings.into();
+            }
+            prop_assert_eq!(read, expected);
         }
+    }
+
+    #[test]
+    fn a_denial_carries_status_code_and_causes() {
+        let mut violations = Violations::new();
+        violations.push("spec.x", kbatch_policy::Reason::Invalid, "bad x");
+        let subject = Subject {
+            kind: "BatchJob",
+            name: "j",
+        };
+        let (body, outcome) = respond("u-1", &subject, Verdict::of(violations));
+        assert_eq!(outcome, Outcome::Denied);
+        let read: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(read["response"]["uid"], "u-1");
+        assert_eq!(read["response"]["allowed"], false);
+        assert_eq!(read["response"]["status"]["code"], 422);
+        assert_eq!(
+            read["response"]["status"]["details"]["causes"][0]["field"],
+            "spec.x"
+        );
+        assert!(read["response"].get("patch").is_none());
     }
 }
