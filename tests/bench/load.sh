@@ -14,6 +14,11 @@
 # and the server's CPU time per request (utime+stime from /proc, divided by requests).
 # Load generator and servers share this machine's cores: compare runs, not absolutes.
 #
+# Every throughput row also shows its ratio to the no-op row of the same mode measured just
+# before it ("x noop"). This machine's speed drifts by a quarter between runs a minute
+# apart, so ROUNDS=N repeats the keep-alive and HTTP/2 rows N times, interleaved, and ends
+# with the median ratio of each row over the rounds.
+#
 # LOADGEN_SCHED=batch runs the load generators under SCHED_BATCH (`chrt -b 0`, no privilege
 # needed); the default leaves them under the default policy. Sharing two cores, a generator
 # under the default policy preempts the server at every response it is woken for: with the
@@ -25,6 +30,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-1}
 case ${LOADGEN_SCHED:-default} in
   batch) gen=(chrt --batch 0) ;;
   default) gen=() ;;
@@ -66,13 +72,21 @@ parse_pid=${pids[-1]}
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 echo "load generators scheduled: ${LOADGEN_SCHED:-default}; ${DURATION}s per row"
-printf "%-11s %-9s %-22s %10s %9s %9s %12s\n" endpoint body mode "req/s" "p50 ms" "p99 ms" "cpu µs/req"
+printf "%-11s %-9s %-22s %10s %7s %9s %9s %12s\n" endpoint body mode "req/s" "x noop" "p50 ms" "p99 ms" "cpu µs/req"
 
+declare -A noop_rps # mode -> req/s of the latest no-op row
+ratios="$work/ratios"
 report() { # endpoint body mode pid requests rps p50 p99 ticks_before
   local ticks=$(( $(cpu_ticks "$4") - $9 ))
-  local cpu_us="n/a"
+  local cpu_us="n/a" ratio="-"
   [ "$5" -gt 0 ] && cpu_us=$(awk -v t="$ticks" -v hz="$hz" -v n="$5" 'BEGIN{printf "%.1f", t/hz*1e6/n}')
-  printf "%-11s %-9s %-22s %10s %9s %9s %12s\n" "$1" "$2" "$3" "$6" "$7" "$8" "$cpu_us"
+  if [ "$1" = noop ]; then
+    noop_rps[$3]=$6
+  elif [[ $3 != *fixed* ]] && [ -n "${noop_rps[$3]:-}" ] && [ "${noop_rps[$3]}" -gt 0 ] && [ -n "$6" ]; then
+    ratio=$(awk -v r="$6" -v n="${noop_rps[$3]}" 'BEGIN{printf "%.2f", r/n}')
+    echo "$1|$3|$ratio" >>"$ratios"
+  fi
+  printf "%-11s %-9s %-22s %10s %7s %9s %9s %12s\n" "$1" "$2" "$3" "$6" "$ratio" "$7" "$8" "$cpu_us"
 }
 
 ms() { # wrk latency like 1.23ms / 456.00us / 1.2s -> ms
@@ -124,18 +138,37 @@ run_rate() { # name port path body pid: HTTP/1.1 over 8 connections at $RATE req
   run_h2load "$@" "http/1.1 fixed ${rate}/s" --h1 -c 8 --rps $(( rate / 8 ))
 }
 
-for conns in 8 64; do
-  run_wrk noop 9444 /validate tests/bench/validate.json "$conns" "$noop_pid"
-  run_wrk value-parse 9445 /validate tests/bench/validate.json "$conns" "$parse_pid"
-  run_wrk validate 9443 /validate tests/bench/validate.json "$conns" "$policy_pid"
-  run_wrk mutate 9443 /mutate tests/bench/mutate.json "$conns" "$policy_pid"
+for round in $(seq "$ROUNDS"); do
+  [ "$ROUNDS" -gt 1 ] && echo "round $round of $ROUNDS"
+  for conns in 8 64; do
+    run_wrk noop 9444 /validate tests/bench/validate.json "$conns" "$noop_pid"
+    run_wrk value-parse 9445 /validate tests/bench/validate.json "$conns" "$parse_pid"
+    run_wrk validate 9443 /validate tests/bench/validate.json "$conns" "$policy_pid"
+    run_wrk mutate 9443 /mutate tests/bench/mutate.json "$conns" "$policy_pid"
+  done
+  run_h2 noop 9444 /validate tests/bench/validate.json "$noop_pid"
+  run_h2 validate 9443 /validate tests/bench/validate.json "$policy_pid"
+  run_h2 mutate 9443 /mutate tests/bench/mutate.json "$policy_pid"
 done
 run_ab noop 9444 /validate tests/bench/validate.json "$noop_pid"
 run_ab validate 9443 /validate tests/bench/validate.json "$policy_pid"
 run_ab mutate 9443 /mutate tests/bench/mutate.json "$policy_pid"
-run_h2 noop 9444 /validate tests/bench/validate.json "$noop_pid"
-run_h2 validate 9443 /validate tests/bench/validate.json "$policy_pid"
-run_h2 mutate 9443 /mutate tests/bench/mutate.json "$policy_pid"
 run_rate noop 9444 /validate tests/bench/validate.json "$noop_pid"
 run_rate validate 9443 /validate tests/bench/validate.json "$policy_pid"
 run_rate mutate 9443 /mutate tests/bench/mutate.json "$policy_pid"
+
+if [ "$ROUNDS" -gt 1 ]; then
+  echo "median ratio to the no-op over $ROUNDS rounds (each round's ratios in brackets):"
+  sort "$ratios" | awk -F'|' '
+    { key = $1 "|" $2; n[key]++; v[key, n[key]] = $3; if (!(key in seen)) { seen[key] = 1; keys[++k] = key } }
+    END {
+      for (i = 1; i <= k; i++) {
+        key = keys[i]; m = n[key]; list = ""
+        for (a = 1; a <= m; a++) for (b = a + 1; b <= m; b++) if (v[key, b] < v[key, a]) { t = v[key, a]; v[key, a] = v[key, b]; v[key, b] = t }
+        for (a = 1; a <= m; a++) list = list (a > 1 ? " " : "") v[key, a]
+        median = (m % 2) ? v[key, (m + 1) / 2] : (v[key, m / 2] + v[key, m / 2 + 1]) / 2
+        split(key, part, "|")
+        printf "  %-11s %-22s %5.2f  [%s]\n", part[1], part[2], median, list
+      }
+    }'
+fi

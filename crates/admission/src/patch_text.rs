@@ -25,7 +25,8 @@ impl Pointer {
 
     /// The pointer to member `token` of what `self` points to.
     pub fn child(&self, token: &str) -> Pointer {
-        let mut child = self.clone();
+        // Room for `/token`, and for `~` escapes, so that the push does not reallocate.
+        let mut child = self.extended_by(token.len() + 8);
         child.push(token);
         child
     }
@@ -43,12 +44,19 @@ impl Pointer {
                 break;
             }
         }
-        let mut child = self.clone();
+        let mut child = self.extended_by(digits.len() + 1);
         child.0.push('/');
         child
             .0
             .extend(digits[start..].iter().map(|&d| char::from(d)));
         child
+    }
+
+    /// A copy with room for `extra` more bytes.
+    fn extended_by(&self, extra: usize) -> Pointer {
+        let mut copy = String::with_capacity(self.0.len() + extra);
+        copy.push_str(&self.0);
+        Pointer(copy)
     }
 
     fn push(&mut self, token: &str) {
