@@ -301,13 +301,15 @@ fn parse_exponent(text: &str) -> Option<i64> {
 /// `L < 10^t`: the floor of the magnitude is `H * M + floor(L * M / 10^t)`, and a positive
 /// value gains one if that division was inexact.
 fn exact_nanos(negative: bool, int_digits: &str, frac_digits: &str, scale: Scale) -> Option<i128> {
-    // Both strings hold ASCII digits only, so the subtraction never saturates.
-    let digits: Vec<u128> = int_digits
-        .bytes()
-        .chain(frac_digits.bytes())
-        .map(|b| u128::from(b.saturating_sub(b'0')))
-        .collect();
-    if digits.iter().all(|&d| d == 0) {
+    // Both strings hold ASCII digits only, so the subtraction never saturates. Read in place:
+    // a Vec of them was an allocation for every quantity of every admitted pod.
+    let digits = || {
+        int_digits
+            .bytes()
+            .chain(frac_digits.bytes())
+            .map(|b| u128::from(b.saturating_sub(b'0')))
+    };
+    if digits().all(|d| d == 0) {
         return Some(0);
     }
     let (decimal_exponent, multiplier) = match scale {
@@ -315,15 +317,15 @@ fn exact_nanos(negative: bool, int_digits: &str, frac_digits: &str, scale: Scale
         Scale::Binary(k) => (0, 1u128 << k.min(60)),
     };
     // Lengths are at most isize::MAX, so these conversions are lossless.
-    let count = digits.len() as i128;
+    let count = (int_digits.len() + frac_digits.len()) as i128;
     let shift = 9 + decimal_exponent - frac_digits.len() as i128;
     let cut = if shift < 0 { (-shift).min(count) } else { 0 };
-    let (head, tail) = digits.split_at_checked(usize::try_from(count - cut).ok()?)?;
+    // The digits are split into a head H and a tail L of the last `cut` digits.
+    let mut head = digits().take(usize::try_from(count - cut).ok()?);
+    let tail_reversed = digits().rev().take(usize::try_from(cut).ok()?);
 
     // The whole part, H * 10^max(s, 0) * M.
-    let mut magnitude = head
-        .iter()
-        .try_fold(0u128, |acc, &d| acc.checked_mul(10)?.checked_add(d))?;
+    let mut magnitude = head.try_fold(0u128, |acc, d| acc.checked_mul(10)?.checked_add(d))?;
     if shift > 0 && magnitude != 0 {
         let power = 10u128.checked_pow(u32::try_from(shift).ok()?)?;
         magnitude = magnitude.checked_mul(power)?;
@@ -339,7 +341,7 @@ fn exact_nanos(negative: bool, int_digits: &str, frac_digits: &str, scale: Scale
         inexact |= !value.is_multiple_of(10);
         value / 10
     };
-    for &d in tail.iter().rev() {
+    for d in tail_reversed {
         carry = divide(multiplier * d + carry);
     }
     // Then the implicit zeros between the point and L's first digit: twenty divisions take a
