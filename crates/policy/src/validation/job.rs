@@ -67,7 +67,8 @@ fn validate_task_group<'a>(
     names: &mut HashSet<&'a str>,
     v: &mut Violations,
 ) {
-    let at = format!("spec.taskGroups[{i}]");
+    // Paths are only written for violations: this runs on every admission.
+    let at = || format!("spec.taskGroups[{i}]");
     if let Some(why) = dns1123_label_problem(&group.name) {
         let reason = if group.name.is_empty() {
             Reason::Required
@@ -75,13 +76,13 @@ fn validate_task_group<'a>(
             Reason::InvalidName
         };
         v.push(
-            format!("{at}.name"),
+            format!("{}.name", at()),
             reason,
             format!("task group name {why}"),
         );
     } else if !names.insert(&group.name) {
         v.push(
-            format!("{at}.name"),
+            format!("{}.name", at()),
             Reason::Duplicate,
             format!(
                 "task group name {:?} is used twice; names must be unique",
@@ -91,14 +92,18 @@ fn validate_task_group<'a>(
     }
     match group.max_wall_time.as_deref() {
         None => v.push(
-            format!("{at}.maxWallTime"),
+            format!("{}.maxWallTime", at()),
             Reason::Required,
             "set maxWallTime (e.g. 30m, 2h, 1d): the budget reservation is priced from it",
         ),
         Some(text) => match WallTime::parse(text) {
-            Err(e) => v.push(format!("{at}.maxWallTime"), Reason::Invalid, e.to_string()),
+            Err(e) => v.push(
+                format!("{}.maxWallTime", at()),
+                Reason::Invalid,
+                e.to_string(),
+            ),
             Ok(d) if d.is_zero() => v.push(
-                format!("{at}.maxWallTime"),
+                format!("{}.maxWallTime", at()),
                 Reason::OutOfRange,
                 "maxWallTime must be longer than zero",
             ),
@@ -109,7 +114,7 @@ fn validate_task_group<'a>(
         && n < 0
     {
         v.push(
-            format!("{at}.retryLimit"),
+            format!("{}.retryLimit", at()),
             Reason::OutOfRange,
             format!("retryLimit is {n}; it must be 0 or more"),
         );
@@ -118,19 +123,19 @@ fn validate_task_group<'a>(
         && !(1..=MAX_TASK_COUNT).contains(&n)
     {
         v.push(
-            format!("{at}.indexSpec.taskCount"),
+            format!("{}.indexSpec.taskCount", at()),
             Reason::OutOfRange,
             format!("taskCount is {n}; it must be between 1 and {MAX_TASK_COUNT}"),
         );
     }
-    validate_template(&at, group, v);
+    validate_template(i, group, v);
 }
 
-fn validate_template(at: &str, group: &TaskGroup, v: &mut Violations) {
-    let at = format!("{at}.template.spec");
+fn validate_template(i: usize, group: &TaskGroup, v: &mut Violations) {
+    let at = || format!("spec.taskGroups[{i}].template.spec");
     let Some(spec) = group.template.spec.as_ref() else {
         v.push(
-            at,
+            at(),
             Reason::Required,
             "the task group's pod template needs a spec with containers",
         );
@@ -139,12 +144,12 @@ fn validate_template(at: &str, group: &TaskGroup, v: &mut Violations) {
     match spec.restart_policy.as_deref() {
         Some("Never" | "OnFailure") => {}
         None => v.push(
-            format!("{at}.restartPolicy"),
+            format!("{}.restartPolicy", at()),
             Reason::Required,
             "set restartPolicy to Never or OnFailure",
         ),
         Some(other) => v.push(
-            format!("{at}.restartPolicy"),
+            format!("{}.restartPolicy", at()),
             Reason::Invalid,
             format!(
                 "restartPolicy {other:?} is not allowed for batch tasks: use Never or OnFailure"
@@ -153,7 +158,7 @@ fn validate_template(at: &str, group: &TaskGroup, v: &mut Violations) {
     }
     if spec.containers.is_empty() {
         v.push(
-            format!("{at}.containers"),
+            format!("{}.containers", at()),
             Reason::Required,
             "the pod template needs at least one container",
         );
@@ -168,7 +173,7 @@ fn validate_template(at: &str, group: &TaskGroup, v: &mut Violations) {
     ];
     for (list, containers) in lists {
         for (j, c) in containers.iter().enumerate() {
-            let path = || format!("{at}.{list}[{j}]");
+            let path = || format!("{}.{list}[{j}]", at());
             if let Some(why) = dns1123_label_problem(&c.name) {
                 let reason = if c.name.is_empty() {
                     Reason::Required
@@ -197,7 +202,7 @@ fn validate_template(at: &str, group: &TaskGroup, v: &mut Violations) {
         }
     }
     for (path, message) in resource_problems(spec) {
-        v.push(format!("{at}.{path}"), Reason::Invalid, message);
+        v.push(format!("{}.{path}", at()), Reason::Invalid, message);
     }
 }
 
