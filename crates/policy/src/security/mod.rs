@@ -27,12 +27,16 @@ pub fn resolve_context<'p>(
     namespace: &str,
     user: &str,
 ) -> Option<&'p BatchUserContext> {
-    let contexts: Vec<&BatchUserContext> = policy.user_contexts_in(namespace).collect();
-    contexts
-        .iter()
+    // Two lookups of the namespace's range rather than a Vec of it: this runs twice for
+    // every BatchJob admitted.
+    policy
+        .user_contexts_in(namespace)
         .find(|c| c.spec.user_name == user)
-        .or_else(|| contexts.iter().find(|c| c.spec.user_name == "*"))
-        .copied()
+        .or_else(|| {
+            policy
+                .user_contexts_in(namespace)
+                .find(|c| c.spec.user_name == "*")
+        })
 }
 
 /// Whether the user may submit at all: refused without a context unless the cluster allows
@@ -65,9 +69,9 @@ pub fn require_context<'p>(
 pub fn default_job_security(policy: &PolicySet, job: &mut BatchJob, user: &str) {
     let namespace = job_namespace(job);
     if let Some(spec) =
-        resolve_context(policy, &namespace, user).and_then(|c| c.spec.security_policy_spec.clone())
+        resolve_context(policy, &namespace, user).and_then(|c| c.spec.security_policy_spec.as_ref())
     {
-        default_pod_security(&spec, job);
+        default_pod_security(spec, job);
     }
 }
 

@@ -289,3 +289,32 @@ fn an_exact_user_wins_over_the_wildcard_and_no_context_is_refused_by_default() {
     assert!(refused.as_slice()[0].message.contains("\"alice\""));
     assert!(validate_job_security(&lonely, &privileged, "alice", true).is_empty());
 }
+
+#[test]
+fn among_contexts_for_the_same_user_the_first_by_name_applies() {
+    let privileged =
+        job(json!({"containers": [{"name": "c", "securityContext": {"privileged": true}}]}));
+    for (first, second, allowed) in [
+        (
+            json!({"privileged": false}),
+            json!({"privileged": true}),
+            false,
+        ),
+        (
+            json!({"privileged": true}),
+            json!({"privileged": false}),
+            true,
+        ),
+    ] {
+        let mut set = PolicySet::new();
+        set.upsert_user_context(context("b-ops", "olga", second.clone()));
+        set.upsert_user_context(context("a-ops", "olga", first.clone()));
+        set.upsert_user_context(context("a-everyone", "*", json!({"privileged": true})));
+        let v = validate_job_security(&set, &privileged, "olga", false);
+        assert_eq!(
+            v.is_empty(),
+            allowed,
+            "a-ops: {first}, b-ops: {second}: {v:?}"
+        );
+    }
+}
