@@ -74,8 +74,9 @@ pub fn default_job(policy: &PolicySet, job: &mut BatchJob) {
     };
     for group in &mut job.spec.task_groups {
         for field in PER_GROUP_FIELDS {
-            if task_group_value(group, field) == Reading::Unset
-                && let Some((value, raw)) = first_default(field)
+            // The queue's default first: reading a resource field sums the pod's quantities.
+            if let Some((value, raw)) = first_default(field)
+                && task_group_value(group, field) == Reading::Unset
             {
                 set_task_group_default(group, field, value, raw);
             }
