@@ -71,11 +71,14 @@ pub(crate) fn job_patch(before: Mutable, after: Mutable) -> Result<JsonPatch, se
     )?;
     let (mut before, mut after) = (before.spec, after.spec);
     let spec = Pointer::from_tokens(["spec"]);
-    let groups_before = std::mem::take(&mut before.task_groups);
-    let groups_after = std::mem::take(&mut after.task_groups);
+    let mut groups_before = std::mem::take(&mut before.task_groups);
+    let mut groups_after = std::mem::take(&mut after.task_groups);
     patch.diff(&spec, &before, &after)?;
     if groups_before.len() == groups_after.len() {
-        for (i, (b, a)) in groups_before.into_iter().zip(groups_after).enumerate() {
+        // The parts are compared in place: a moved TaskGroup, PodSpec or Container is a
+        // copy of 1.5 to 2.3 KB.
+        let pairs = groups_before.iter_mut().zip(groups_after.iter_mut());
+        for (i, (b, a)) in pairs.enumerate() {
             task_group(&mut patch, &spec.child("taskGroups").item(i), b, a)?;
         }
     } else {
@@ -92,26 +95,26 @@ pub(crate) fn job_patch(before: Mutable, after: Mutable) -> Result<JsonPatch, se
 fn task_group(
     patch: &mut Builder,
     at: &Pointer,
-    mut before: TaskGroup,
-    mut after: TaskGroup,
+    before: &mut TaskGroup,
+    after: &mut TaskGroup,
 ) -> Result<(), serde_json::Error> {
     if before == after {
         return Ok(());
     }
-    match (before.template.spec.take(), after.template.spec.take()) {
-        (Some(b), Some(a)) => {
-            pod_spec(patch, &at.child("template").child("spec"), b, a)?;
-        }
-        (b, a) => patch.member(&at.child("template"), "spec", &b, &a)?,
+    match (&mut before.template.spec, &mut after.template.spec) {
+        (Some(b), Some(a)) => pod_spec(patch, &at.child("template").child("spec"), b, a)?,
+        (b, a) => patch.member(&at.child("template"), "spec", b, a)?,
     }
-    patch.diff(at, &before, &after)
+    before.template.spec = None;
+    after.template.spec = None;
+    patch.diff(at, before, after)
 }
 
 fn pod_spec(
     patch: &mut Builder,
     at: &Pointer,
-    mut before: PodSpec,
-    mut after: PodSpec,
+    before: &mut PodSpec,
+    after: &mut PodSpec,
 ) -> Result<(), serde_json::Error> {
     if before == after {
         return Ok(());
@@ -130,8 +133,8 @@ fn pod_spec(
     ];
     for (name, b, a) in lists {
         match (b, a) {
-            (Some(b), Some(a)) if b.len() == a.len() => {
-                for (j, (b, a)) in b.into_iter().zip(a).enumerate() {
+            (Some(mut b), Some(mut a)) if b.len() == a.len() => {
+                for (j, (b, a)) in b.iter_mut().zip(a.iter_mut()).enumerate() {
                     container(patch, &at.child(name).item(j), b, a)?;
                 }
             }
@@ -151,14 +154,14 @@ fn pod_spec(
         &after.restart_policy.take(),
     )?;
     // Ephemeral containers are rare in a BatchJob: diffed whole with the rest of the spec.
-    patch.diff(at, &before, &after)
+    patch.diff(at, before, after)
 }
 
 fn container(
     patch: &mut Builder,
     at: &Pointer,
-    mut before: Container,
-    mut after: Container,
+    before: &mut Container,
+    after: &mut Container,
 ) -> Result<(), serde_json::Error> {
     if before == after {
         return Ok(());
@@ -170,7 +173,7 @@ fn container(
         &before.security_context.take(),
         &after.security_context.take(),
     )?;
-    patch.diff(at, &before, &after)
+    patch.diff(at, before, after)
 }
 
 /// A container's `resources`: defaulting adds a quantity to `limits` or `requests`, which
