@@ -27,16 +27,17 @@ pub fn resolve_context<'p>(
     namespace: &str,
     user: &str,
 ) -> Option<&'p BatchUserContext> {
-    // Two lookups of the namespace's range rather than a Vec of it: this runs twice for
-    // every BatchJob admitted.
-    policy
-        .user_contexts_in(namespace)
-        .find(|c| c.spec.user_name == user)
-        .or_else(|| {
-            policy
-                .user_contexts_in(namespace)
-                .find(|c| c.spec.user_name == "*")
-        })
+    // One pass, no Vec: this runs for every BatchJob admitted.
+    let mut wildcard = None;
+    for context in policy.user_contexts_in(namespace) {
+        if context.spec.user_name == user {
+            return Some(context);
+        }
+        if wildcard.is_none() && context.spec.user_name == "*" {
+            wildcard = Some(context);
+        }
+    }
+    wildcard
 }
 
 /// Whether the user may submit at all: refused without a context unless the cluster allows
