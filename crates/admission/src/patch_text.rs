@@ -178,27 +178,32 @@ impl PatchWriter {
         from: Option<&str>,
         value: Option<&T>,
     ) -> Result<(), serde_json::Error> {
+        let first = self.patch.is_empty();
         let text = &mut self.patch.text;
-        text.push(if self.patch.operations == 0 {
-            b'['
-        } else {
-            b','
-        });
-        text.extend_from_slice(b"{\"op\":\"");
-        text.extend_from_slice(op.as_bytes());
-        text.extend_from_slice(b"\",\"path\":");
-        serde_json::to_writer(&mut *text, path)?;
-        if let Some(from) = from {
-            text.extend_from_slice(b",\"from\":");
-            serde_json::to_writer(&mut *text, from)?;
+        let start = text.len();
+        let written = (|| {
+            text.push(if first { b'[' } else { b',' });
+            text.extend_from_slice(b"{\"op\":\"");
+            text.extend_from_slice(op.as_bytes());
+            text.extend_from_slice(b"\",\"path\":");
+            serde_json::to_writer(&mut *text, path)?;
+            if let Some(from) = from {
+                text.extend_from_slice(b",\"from\":");
+                serde_json::to_writer(&mut *text, from)?;
+            }
+            if let Some(value) = value {
+                text.extend_from_slice(b",\"value\":");
+                serde_json::to_writer(&mut *text, value)?;
+            }
+            text.push(b'}');
+            Ok(())
+        })();
+        match written {
+            Ok(()) => self.patch.operations += 1,
+            // A value that fails to serialise leaves no half-written operation behind.
+            Err(_) => text.truncate(start),
         }
-        if let Some(value) = value {
-            text.extend_from_slice(b",\"value\":");
-            serde_json::to_writer(&mut *text, value)?;
-        }
-        text.push(b'}');
-        self.patch.operations += 1;
-        Ok(())
+        written
     }
 }
 
@@ -263,6 +268,23 @@ mod tests {
                 {"op": "replace", "path": "/c\"d", "value": "e"},
                 {"op": "remove", "path": "/f"},
             ])
+        );
+    }
+
+    #[test]
+    fn a_value_that_fails_to_serialise_leaves_no_half_operation() {
+        let mut writer = PatchWriter::default();
+        writer.add("/a", &1).unwrap();
+        // JSON object keys must be strings: serialising this map fails part-way.
+        let unkeyable: std::collections::BTreeMap<Vec<u8>, u8> = [(vec![1], 1)].into();
+        assert!(writer.add("/b", &unkeyable).is_err());
+        writer.remove("/c").unwrap();
+        let patch = writer.finish();
+        assert_eq!(patch.len(), 2);
+        let read: Value = serde_json::from_slice(patch.as_bytes()).unwrap();
+        assert_eq!(
+            read,
+            json!([{"op": "add", "path": "/a", "value": 1}, {"op": "remove", "path": "/c"}])
         );
     }
 
