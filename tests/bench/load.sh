@@ -159,16 +159,14 @@ run_rate mutate 9443 /mutate tests/bench/mutate.json "$policy_pid"
 
 if [ "$ROUNDS" -gt 1 ]; then
   echo "median ratio to the no-op over $ROUNDS rounds (each round's ratios in brackets):"
-  sort "$ratios" | awk -F'|' '
-    { key = $1 "|" $2; n[key]++; v[key, n[key]] = $3; if (!(key in seen)) { seen[key] = 1; keys[++k] = key } }
-    END {
-      for (i = 1; i <= k; i++) {
-        key = keys[i]; m = n[key]; list = ""
-        for (a = 1; a <= m; a++) for (b = a + 1; b <= m; b++) if (v[key, b] < v[key, a]) { t = v[key, a]; v[key, a] = v[key, b]; v[key, b] = t }
-        for (a = 1; a <= m; a++) list = list (a > 1 ? " " : "") v[key, a]
-        median = (m % 2) ? v[key, (m + 1) / 2] : (v[key, m / 2] + v[key, m / 2 + 1]) / 2
-        split(key, part, "|")
-        printf "  %-11s %-22s %5.2f  [%s]\n", part[1], part[2], median, list
-      }
-    }'
+  # Sorted by row, then by ratio: each row's values arrive in order and the median is picked.
+  sort -t'|' -k1,1 -k2,2 -k3,3n "$ratios" | awk -F'|' '
+    function show() {
+      if (m == 0) return
+      median = (m % 2) ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
+      printf "  %-11s %-22s %5.2f  [%s]\n", row1, row2, median, list
+    }
+    $1 "|" $2 != row1 "|" row2 { show(); row1 = $1; row2 = $2; m = 0; list = "" }
+    { v[++m] = $3; list = list (m > 1 ? " " : "") $3 }
+    END { show() }'
 fi
