@@ -121,11 +121,9 @@ fn mutate(policy: &PolicySet, req: &mut RequestEnvelope<'_>, kind: Kind) -> Verd
         }
         Kind::BatchBudget => {
             let budget: BatchBudget = req.take_object()?;
-            let start = &budget.spec.budget_start_time;
-            let defaulted = start
-                .clone()
-                .or_else(|| budget.metadata.creation_timestamp.clone());
-            let patch = member_patch(&["spec"], "budgetStartTime", start, &defaulted)
+            let start = budget.spec.budget_start_time.as_ref();
+            let defaulted = start.or(budget.metadata.creation_timestamp.as_ref());
+            let patch = member_patch(&["spec"], "budgetStartTime", &start, &defaulted)
                 .map_err(reencoding)?;
             Ok(Verdict {
                 patch: Some(patch),

@@ -17,7 +17,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// The parts of a BatchJob that mutation may change.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Mutable {
     pub annotations: Option<BTreeMap<String, String>>,
     pub spec: BatchJobSpec,
