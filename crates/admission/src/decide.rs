@@ -2,7 +2,7 @@
 
 use crate::envelope::{self, RequestEnvelope};
 use crate::objects::Typed;
-use crate::patch::{Mutable, job_patch, member_patch};
+use crate::patch::{Defaultable, PatchError, job_patch, member_patch};
 use crate::reply::{Outcome, Reply, Subject, Verdict, bad_request, respond};
 use crate::{AdmissionConfig, Endpoint};
 use kbatch_policy::api::{
@@ -103,7 +103,9 @@ fn mutate(policy: &PolicySet, req: &mut RequestEnvelope<'_>, kind: Kind) -> Verd
     decided(|| match kind {
         Kind::BatchJob => {
             let mut job: BatchJob = req.take_object()?;
-            let before = Mutable::copied(&job);
+            #[cfg(debug_assertions)]
+            let submitted = serde_json::to_value(&job).map_err(reencoding)?;
+            let before = Defaultable::of(&job);
             default_job(policy, &mut job);
             default_job_security(policy, &mut job, req.username());
             job.metadata
@@ -113,7 +115,11 @@ fn mutate(policy: &PolicySet, req: &mut RequestEnvelope<'_>, kind: Kind) -> Verd
                     SUBMITTED_BY_ANNOTATION.to_owned(),
                     req.username().to_owned(),
                 );
-            let patch = job_patch(before, Mutable::taken(job)).map_err(reencoding)?;
+            #[cfg(debug_assertions)]
+            let defaulted = serde_json::to_value(&job).map_err(reencoding)?;
+            let patch = job_patch(before, job).map_err(unpatchable)?;
+            #[cfg(debug_assertions)]
+            crate::patch::check_reproduces(submitted, &patch, &defaulted);
             Ok(Verdict {
                 patch: Some(patch),
                 ..Verdict::allow()
@@ -132,6 +138,17 @@ fn mutate(policy: &PolicySet, req: &mut RequestEnvelope<'_>, kind: Kind) -> Verd
         }
         _ => Ok(Verdict::allow()),
     })
+}
+
+fn unpatchable(e: PatchError) -> Violations {
+    match e {
+        PatchError::Encoding(e) => reencoding(e),
+        PatchError::ListResized(_) => {
+            let mut v = Violations::new();
+            v.push("", Reason::Undecodable, e.to_string());
+            v
+        }
+    }
 }
 
 fn reencoding(e: serde_json::Error) -> Violations {
