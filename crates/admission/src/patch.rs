@@ -149,47 +149,54 @@ impl PodParts {
 /// defaulted): the changes to the copied parts.
 pub(crate) fn job_patch(before: Defaultable, mut after: BatchJob) -> Result<JsonPatch, PatchError> {
     let mut patch = Builder::default();
-    let metadata = Pointer::from_tokens(["metadata"]);
-    patch.member(
-        &metadata,
-        "annotations",
-        &before.annotations,
-        &after.metadata.annotations,
-    )?;
-    let spec = Pointer::from_tokens(["spec"]);
+    // Room for the longest path written, e.g.
+    // `/spec/taskGroups/0/template/spec/initContainers/0/resources/limits/nvidia.com~1gpu`.
+    let mut at = Pointer::with_capacity(128);
+    at.in_member("metadata", |at| {
+        patch.member(
+            at,
+            "annotations",
+            &before.annotations,
+            &after.metadata.annotations,
+        )
+    })?;
     let mut groups = std::mem::take(&mut after.spec.task_groups);
-    patch.diff(&spec, &before.spec, &after.spec)?;
     if before.groups.len() != groups.len() {
         return Err(PatchError::ListResized("task groups"));
     }
-    for (i, (b, a)) in before.groups.into_iter().zip(&mut groups).enumerate() {
-        task_group(&mut patch, &spec.child("taskGroups").item(i), b, a)?;
-    }
+    at.in_member("spec", |at| {
+        patch.diff(at, &before.spec, &after.spec)?;
+        at.in_member("taskGroups", |at| {
+            let pairs = before.groups.into_iter().zip(&mut groups);
+            for (i, (b, a)) in pairs.enumerate() {
+                at.in_item(i, |at| task_group(&mut patch, at, b, a))?;
+            }
+            Ok::<_, PatchError>(())
+        })
+    })?;
     Ok(patch.ops.finish())
 }
 
 fn task_group(
     patch: &mut Builder,
-    at: &Pointer,
+    at: &mut Pointer,
     before: GroupParts,
     after: &mut TaskGroup,
 ) -> Result<(), PatchError> {
     let template = std::mem::take(&mut after.template);
-    match (before.pod, template.spec) {
-        (Some(b), Some(a)) => pod_spec(patch, &at.child("template").child("spec"), b, a)?,
+    at.in_member("template", |at| match (before.pod, template.spec) {
+        (Some(b), Some(a)) => at.in_member("spec", |at| pod_spec(patch, at, b, a)),
         // Absent before: nothing of it was left uncopied, so it is added whole.
-        (None, a) => patch.member(&at.child("template"), "spec", &None, &a)?,
-        (Some(_), None) => patch
-            .ops
-            .remove(at.child("template").child("spec").as_str())?,
-    }
+        (None, a) => Ok(patch.member(at, "spec", &None, &a)?),
+        (Some(_), None) => Ok(at.in_member("spec", |at| patch.ops.remove(at.as_str()))?),
+    })?;
     patch.diff(at, &before.group, after)?;
     Ok(())
 }
 
 fn pod_spec(
     patch: &mut Builder,
-    at: &Pointer,
+    at: &mut Pointer,
     before: PodParts,
     after: PodSpec,
 ) -> Result<(), PatchError> {
@@ -255,31 +262,31 @@ impl DefaultedContainer for EphemeralContainer {
 
 fn containers<C: DefaultedContainer>(
     patch: &mut Builder,
-    at: &Pointer,
+    at: &mut Pointer,
     list: &'static str,
     before: Option<Vec<ContainerParts>>,
     after: Option<Vec<C>>,
 ) -> Result<(), PatchError> {
     match (before, after) {
-        (Some(before), Some(after)) if before.len() == after.len() => {
-            let at = at.child(list);
+        (Some(before), Some(after)) if before.len() == after.len() => at.in_member(list, |at| {
             for (j, (b, a)) in before.into_iter().zip(after).enumerate() {
-                let at = at.item(j);
                 let a = a.into_parts();
-                container_resources(patch, &at, b.resources, a.resources)?;
-                patch.member(
-                    &at,
-                    "securityContext",
-                    &b.security_context,
-                    &a.security_context,
-                )?;
+                at.in_item(j, |at| {
+                    container_resources(patch, at, b.resources, a.resources)?;
+                    patch.member(
+                        at,
+                        "securityContext",
+                        &b.security_context,
+                        &a.security_context,
+                    )
+                })?;
             }
             Ok(())
-        }
+        }),
         (Some(_), Some(_)) => Err(PatchError::ListResized(list)),
         // Absent before, so nothing of it was left uncopied: added whole (or removed whole).
         (None, after) => Ok(patch.member(at, list, &None, &after)?),
-        (Some(_), None) => Ok(patch.ops.remove(at.child(list).as_str())?),
+        (Some(_), None) => Ok(at.in_member(list, |at| patch.ops.remove(at.as_str()))?),
     }
 }
 
@@ -287,25 +294,26 @@ fn containers<C: DefaultedContainer>(
 /// becomes one `add` of that quantity.
 fn container_resources(
     patch: &mut Builder,
-    at: &Pointer,
+    at: &mut Pointer,
     before: Option<ResourceRequirements>,
     after: Option<ResourceRequirements>,
 ) -> Result<(), serde_json::Error> {
     match (before, after) {
         (Some(before), Some(after)) if before.claims == after.claims => {
-            let at = at.child("resources");
-            for (name, before, after) in [
-                ("limits", before.limits, after.limits),
-                ("requests", before.requests, after.requests),
-            ] {
-                match (before, after) {
-                    (Some(before), Some(after)) => {
-                        patch.entries(&at.child(name), &before, &after)?
+            at.in_member("resources", |at| {
+                for (name, before, after) in [
+                    ("limits", before.limits, after.limits),
+                    ("requests", before.requests, after.requests),
+                ] {
+                    match (before, after) {
+                        (Some(before), Some(after)) => {
+                            at.in_member(name, |at| patch.entries(at, &before, &after))?
+                        }
+                        (before, after) => patch.member(at, name, &before, &after)?,
                     }
-                    (before, after) => patch.member(&at, name, &before, &after)?,
                 }
-            }
-            Ok(())
+                Ok(())
+            })
         }
         (before, after) => patch.member(at, "resources", &before, &after),
     }
@@ -321,7 +329,7 @@ pub(crate) fn member_patch<T: Serialize + PartialEq>(
 ) -> Result<JsonPatch, serde_json::Error> {
     let mut patch = Builder::default();
     patch.member(
-        &Pointer::from_tokens(at.iter().copied()),
+        &mut Pointer::from_tokens(at.iter().copied()),
         name,
         before,
         after,
@@ -378,7 +386,7 @@ impl Builder {
     /// number, say) stays as written unless defaulting changed it.
     fn member<T: Serialize + PartialEq>(
         &mut self,
-        at: &Pointer,
+        at: &mut Pointer,
         name: &str,
         before: &Option<T>,
         after: &Option<T>,
@@ -386,18 +394,17 @@ impl Builder {
         if before == after {
             return Ok(());
         }
-        let path = at.child(name);
-        match (before, after) {
+        at.in_member(name, |path| match (before, after) {
             (_, None) => self.ops.remove(path.as_str()),
             (None, Some(after)) => self.ops.add(path.as_str(), after),
-            (Some(before), Some(after)) => self.diff(&path, before, after),
-        }
+            (Some(before), Some(after)) => self.diff(path, before, after),
+        })
     }
 
     /// The operations turning the map at `at` from `before` into `after`, entry by entry.
     fn entries<V: Serialize + PartialEq>(
         &mut self,
-        at: &Pointer,
+        at: &mut Pointer,
         before: &BTreeMap<String, V>,
         after: &BTreeMap<String, V>,
     ) -> Result<(), serde_json::Error> {
@@ -406,13 +413,15 @@ impl Builder {
         }
         for (key, value) in after {
             match before.get(key) {
-                None => self.ops.add(at.child(key).as_str(), value)?,
-                Some(old) if old != value => self.ops.replace(at.child(key).as_str(), value)?,
+                None => at.in_member(key, |at| self.ops.add(at.as_str(), value))?,
+                Some(old) if old != value => {
+                    at.in_member(key, |at| self.ops.replace(at.as_str(), value))?
+                }
                 Some(_) => {}
             }
         }
         for key in before.keys().filter(|k| !after.contains_key(*k)) {
-            self.ops.remove(at.child(key).as_str())?;
+            at.in_member(key, |at| self.ops.remove(at.as_str()))?;
         }
         Ok(())
     }

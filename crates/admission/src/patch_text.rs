@@ -23,30 +23,32 @@ impl Pointer {
         pointer
     }
 
-    /// The pointer to member `token` of what `self` points to.
-    pub fn child(&self, token: &str) -> Pointer {
-        // Room for `/token`, and for `~` escapes, so that the push does not reallocate.
-        let mut child = self.extended_by(token.len() + 8);
-        child.push(token);
-        child
+    /// The pointer to the whole document, with room for `capacity` bytes of path.
+    pub fn with_capacity(capacity: usize) -> Pointer {
+        Pointer(String::with_capacity(capacity))
     }
 
-    /// The pointer to item `index` of the array `self` points to.
-    pub fn item(&self, index: usize) -> Pointer {
+    /// Runs `f` with `self` pointing to member `token` of what it points to, then points
+    /// back. One buffer serves a whole walk through the object: a new pointer per path cost
+    /// an allocation and a copy of the path each.
+    pub fn in_member<R>(&mut self, token: &str, f: impl FnOnce(&mut Pointer) -> R) -> R {
+        let len = self.0.len();
+        self.push(token);
+        let result = f(self);
+        self.0.truncate(len);
+        result
+    }
+
+    /// Runs `f` with `self` pointing to item `index` of the array it points to, then points
+    /// back.
+    pub fn in_item<R>(&mut self, index: usize, f: impl FnOnce(&mut Pointer) -> R) -> R {
+        let len = self.0.len();
         // itoa, not `write!`: core::fmt cost ~400 instructions per index.
-        let mut digits = itoa::Buffer::new();
-        let digits = digits.format(index);
-        let mut child = self.extended_by(digits.len() + 1);
-        child.0.push('/');
-        child.0.push_str(digits);
-        child
-    }
-
-    /// A copy with room for `extra` more bytes.
-    fn extended_by(&self, extra: usize) -> Pointer {
-        let mut copy = String::with_capacity(self.0.len() + extra);
-        copy.push_str(&self.0);
-        Pointer(copy)
+        self.0.push('/');
+        self.0.push_str(itoa::Buffer::new().format(index));
+        let result = f(self);
+        self.0.truncate(len);
+        result
     }
 
     fn push(&mut self, token: &str) {
@@ -220,18 +222,21 @@ mod tests {
                 "{tokens:?}"
             );
         }
-        let spec = Pointer::from_tokens(["spec"]);
-        assert_eq!(
-            spec.child("taskGroups").item(3).as_str(),
-            "/spec/taskGroups/3"
-        );
+        let mut at = Pointer::from_tokens(["spec"]);
+        let inner = at.in_member("taskGroups", |at| {
+            at.in_item(3, |at| at.in_member("a/b", |at| at.as_str().to_owned()))
+        });
+        assert_eq!(inner, "/spec/taskGroups/3/a~1b");
+        assert_eq!(at.as_str(), "/spec", "points back after the walk");
     }
 
     proptest! {
         #[test]
         fn an_item_is_its_decimal_index(index in any::<usize>()) {
-            let pointer = Pointer::default().item(index);
-            prop_assert_eq!(pointer.as_str(), format!("/{index}"));
+            let mut pointer = Pointer::default();
+            let path = pointer.in_item(index, |at| at.as_str().to_owned());
+            prop_assert_eq!(path, format!("/{index}"));
+            prop_assert_eq!(pointer.as_str(), "");
         }
     }
 
