@@ -14,36 +14,44 @@ pub(crate) struct ContainerView<'a> {
 }
 
 /// Every container of the pod, in order: containers, initContainers, ephemeralContainers.
-pub(crate) fn containers(spec: &PodSpec) -> Vec<ContainerView<'_>> {
-    let mut all = Vec::new();
-    for (i, c) in spec.containers.iter().enumerate() {
-        all.push(ContainerView {
+/// An iterator, not a Vec: this runs for every pod of every admitted job.
+pub(crate) fn containers(spec: &PodSpec) -> impl Iterator<Item = ContainerView<'_>> {
+    let main = spec
+        .containers
+        .iter()
+        .enumerate()
+        .map(|(index, c)| ContainerView {
             list: "containers",
-            index: i,
+            index,
             name: &c.name,
             security: c.security_context.as_ref(),
             ports: c.ports.as_deref().unwrap_or(&[]),
         });
-    }
-    for (i, c) in spec.init_containers.iter().flatten().enumerate() {
-        all.push(ContainerView {
+    let init = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(index, c)| ContainerView {
             list: "initContainers",
-            index: i,
+            index,
             name: &c.name,
             security: c.security_context.as_ref(),
             ports: c.ports.as_deref().unwrap_or(&[]),
         });
-    }
-    for (i, c) in spec.ephemeral_containers.iter().flatten().enumerate() {
-        all.push(ContainerView {
+    let ephemeral = spec
+        .ephemeral_containers
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(index, c)| ContainerView {
             list: "ephemeralContainers",
-            index: i,
+            index,
             name: &c.name,
             security: c.security_context.as_ref(),
             ports: c.ports.as_deref().unwrap_or(&[]),
         });
-    }
-    all
+    main.chain(init).chain(ephemeral)
 }
 
 /// Calls `f` with the security context slot of every container of the pod.
