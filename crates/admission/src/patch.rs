@@ -121,28 +121,18 @@ impl GroupParts {
 
 impl PodParts {
     fn of(pod: &PodSpec) -> PodParts {
-        let of_container = |c: &Container| ContainerParts {
-            resources: c.resources.clone(),
-            security_context: c.security_context.clone(),
-        };
         PodParts {
             restart_policy: pod.restart_policy.clone(),
             security_context: pod.security_context.clone(),
-            containers: pod.containers.iter().map(of_container).collect(),
-            init_containers: pod
-                .init_containers
-                .as_ref()
-                .map(|list| list.iter().map(of_container).collect()),
-            ephemeral_containers: pod.ephemeral_containers.as_ref().map(|list| {
-                list.iter()
-                    .map(|c: &EphemeralContainer| ContainerParts {
-                        resources: c.resources.clone(),
-                        security_context: c.security_context.clone(),
-                    })
-                    .collect()
-            }),
+            containers: copy_parts(&pod.containers),
+            init_containers: pod.init_containers.as_deref().map(copy_parts),
+            ephemeral_containers: pod.ephemeral_containers.as_deref().map(copy_parts),
         }
     }
+}
+
+fn copy_parts<C: DefaultedContainer>(list: &[C]) -> Vec<ContainerParts> {
+    list.iter().map(C::copy_parts).collect()
 }
 
 /// The patch from `before` (copied from the job before defaulting) to `after` (the same job
@@ -237,28 +227,35 @@ fn pod_spec(
     Ok(())
 }
 
-/// A container of any of the three lists, taken apart into the parts defaulting writes.
+/// A container of any of the three lists, as far as defaulting writes it.
 trait DefaultedContainer: Serialize + PartialEq {
+    fn copy_parts(&self) -> ContainerParts;
     fn into_parts(self) -> ContainerParts;
 }
 
-impl DefaultedContainer for Container {
-    fn into_parts(self) -> ContainerParts {
-        ContainerParts {
-            resources: self.resources,
-            security_context: self.security_context,
+/// `Container` and `EphemeralContainer` are distinct types with the same two members.
+macro_rules! defaulted_container {
+    ($type:ty) => {
+        impl DefaultedContainer for $type {
+            fn copy_parts(&self) -> ContainerParts {
+                ContainerParts {
+                    resources: self.resources.clone(),
+                    security_context: self.security_context.clone(),
+                }
+            }
+
+            fn into_parts(self) -> ContainerParts {
+                ContainerParts {
+                    resources: self.resources,
+                    security_context: self.security_context,
+                }
+            }
         }
-    }
+    };
 }
 
-impl DefaultedContainer for EphemeralContainer {
-    fn into_parts(self) -> ContainerParts {
-        ContainerParts {
-            resources: self.resources,
-            security_context: self.security_context,
-        }
-    }
-}
+defaulted_container!(Container);
+defaulted_container!(EphemeralContainer);
 
 fn containers<C: DefaultedContainer>(
     patch: &mut Builder,
