@@ -141,24 +141,13 @@ fn mutate(policy: &PolicySet, req: &mut RequestEnvelope<'_>, kind: Kind) -> Verd
 }
 
 fn unpatchable(e: PatchError) -> Violations {
-    match e {
-        PatchError::Encoding(e) => reencoding(e),
-        PatchError::ListResized(_) => {
-            let mut v = Violations::new();
-            v.push("", Reason::Undecodable, e.to_string());
-            v
-        }
-    }
+    let mut v = Violations::new();
+    v.push("", Reason::Undecodable, e.to_string());
+    v
 }
 
 fn reencoding(e: serde_json::Error) -> Violations {
-    let mut v = Violations::new();
-    v.push(
-        "",
-        Reason::Undecodable,
-        format!("the object cannot be re-encoded: {e}"),
-    );
-    v
+    unpatchable(PatchError::Encoding(e))
 }
 
 fn validate(
