@@ -176,9 +176,7 @@ fn task_group(
     let template = std::mem::take(&mut after.template);
     at.in_member("template", |at| match (before.pod, template.spec) {
         (Some(b), Some(a)) => at.in_member("spec", |at| pod_spec(patch, at, b, a)),
-        // Absent before: nothing of it was left uncopied, so it is added whole.
-        (None, a) => Ok(patch.member(at, "spec", &None, &a)?),
-        (Some(_), None) => Ok(at.in_member("spec", |at| patch.ops.remove(at.as_str()))?),
+        (b, a) => Ok(patch.appeared_or_went(at, "spec", b.is_some(), a.as_ref())?),
     })?;
     patch.diff(at, &before.group, after)?;
     Ok(())
@@ -190,21 +188,20 @@ fn pod_spec(
     before: PodParts,
     after: PodSpec,
 ) -> Result<(), PatchError> {
-    let lists = [
-        (
-            "containers",
-            Some(before.containers),
-            Some(after.containers),
-        ),
-        (
-            "initContainers",
-            before.init_containers,
-            after.init_containers,
-        ),
-    ];
-    for (list, b, a) in lists {
-        containers(patch, at, list, b, a)?;
-    }
+    containers(
+        patch,
+        at,
+        "containers",
+        Some(before.containers),
+        Some(after.containers),
+    )?;
+    containers(
+        patch,
+        at,
+        "initContainers",
+        before.init_containers,
+        after.init_containers,
+    )?;
     containers(
         patch,
         at,
@@ -281,9 +278,7 @@ fn containers<C: DefaultedContainer>(
             Ok(())
         }),
         (Some(_), Some(_)) => Err(PatchError::ListResized(list)),
-        // Absent before, so nothing of it was left uncopied: added whole (or removed whole).
-        (None, after) => Ok(patch.member(at, list, &None, &after)?),
-        (Some(_), None) => Ok(at.in_member(list, |at| patch.ops.remove(at.as_str()))?),
+        (b, a) => Ok(patch.appeared_or_went(at, list, b.is_some(), a.as_ref())?),
     }
 }
 
@@ -388,14 +383,30 @@ impl Builder {
         before: &Option<T>,
         after: &Option<T>,
     ) -> Result<(), serde_json::Error> {
-        if before == after {
-            return Ok(());
+        match (before, after) {
+            _ if before == after => Ok(()),
+            (Some(before), Some(after)) => {
+                at.in_member(name, |path| self.diff(path, before, after))
+            }
+            _ => self.appeared_or_went(at, name, before.is_some(), after.as_ref()),
         }
-        at.in_member(name, |path| match (before, after) {
-            (_, None) => self.ops.remove(path.as_str()),
-            (None, Some(after)) => self.ops.add(path.as_str(), after),
-            (Some(before), Some(after)) => self.diff(path, before, after),
-        })
+    }
+
+    /// The operations for member `name` when only whether it `existed` before is known, not
+    /// its value: `remove` when it went, `add` of the whole value when it appeared. A member
+    /// that stayed is the caller's to compare.
+    fn appeared_or_went<T: Serialize>(
+        &mut self,
+        at: &mut Pointer,
+        name: &str,
+        existed: bool,
+        after: Option<&T>,
+    ) -> Result<(), serde_json::Error> {
+        match (existed, after) {
+            (true, None) => at.in_member(name, |path| self.ops.remove(path.as_str())),
+            (false, Some(after)) => at.in_member(name, |path| self.ops.add(path.as_str(), after)),
+            _ => Ok(()),
+        }
     }
 
     /// The operations turning the map at `at` from `before` into `after`, entry by entry.
@@ -612,9 +623,14 @@ mod tests {
         ]
     }
 
+    /// The patch turning `before` into `after`, copied the way mutate copies it.
+    fn patch_between(before: &BatchJob, after: BatchJob) -> Result<JsonPatch, PatchError> {
+        job_patch(Defaultable::of(before), after)
+    }
+
     /// Applies the patch to the job as JSON, the way the API server does.
     fn patched(before: &BatchJob, after: &BatchJob) -> (Value, json_patch::Patch) {
-        let written = job_patch(Defaultable::of(before), after.clone()).unwrap();
+        let written = patch_between(before, after.clone()).unwrap();
         let patch: json_patch::Patch = serde_json::from_slice(written.as_bytes()).unwrap();
         assert_eq!(patch.0.len(), written.len());
         let mut value = serde_json::to_value(before).unwrap();
@@ -676,11 +692,7 @@ mod tests {
     #[test]
     fn an_unchanged_job_has_an_empty_patch() {
         let job = job(3, 2, true, true);
-        assert!(
-            job_patch(Defaultable::of(&job), job.clone())
-                .unwrap()
-                .is_empty()
-        );
+        assert!(patch_between(&job, job.clone()).unwrap().is_empty());
     }
 
     #[test]
@@ -689,11 +701,7 @@ mod tests {
         let mut after = before.clone();
         apply(&mut after, Change::Image(0, 0));
         after.spec.task_groups[0].template.metadata = Some(Default::default());
-        assert!(
-            job_patch(Defaultable::of(&before), after)
-                .unwrap()
-                .is_empty()
-        );
+        assert!(patch_between(&before, after).unwrap().is_empty());
     }
 
     #[test]
@@ -701,7 +709,7 @@ mod tests {
         let before = job(2, 1, true, false);
         let mut after = before.clone();
         apply(&mut after, Change::AddContainer(1));
-        let error = job_patch(Defaultable::of(&before), after).unwrap_err();
+        let error = patch_between(&before, after).unwrap_err();
         assert!(
             matches!(error, PatchError::ListResized("containers")),
             "{error}"
@@ -713,14 +721,14 @@ mod tests {
             .as_mut()
             .unwrap()
             .init_containers = Some(vec![]);
-        let error = job_patch(Defaultable::of(&before), after).unwrap_err();
+        let error = patch_between(&before, after).unwrap_err();
         assert!(
             matches!(error, PatchError::ListResized("initContainers")),
             "{error}"
         );
         let mut after = before.clone();
         after.spec.task_groups.pop();
-        let error = job_patch(Defaultable::of(&before), after).unwrap_err();
+        let error = patch_between(&before, after).unwrap_err();
         assert!(
             matches!(error, PatchError::ListResized("task groups")),
             "{error}"
@@ -753,7 +761,7 @@ mod tests {
         let mut after = before.clone();
         apply(&mut after, Change::RunAsUser(1, 0));
         apply(&mut after, Change::Annotate);
-        let patch = job_patch(Defaultable::of(&before), after.clone()).unwrap();
+        let patch = patch_between(&before, after.clone()).unwrap();
         check_reproduces(
             serde_json::to_value(&before).unwrap(),
             &patch,
@@ -768,7 +776,7 @@ mod tests {
         let before = job(1, 1, false, false);
         let mut after = before.clone();
         apply(&mut after, Change::Image(0, 0));
-        let patch = job_patch(Defaultable::of(&before), after.clone()).unwrap();
+        let patch = patch_between(&before, after.clone()).unwrap();
         check_reproduces(
             serde_json::to_value(&before).unwrap(),
             &patch,
