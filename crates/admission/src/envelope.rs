@@ -12,6 +12,7 @@
 //! the field path of its error, so that a denial can name the offending field. The careful way
 //! is also what a review gets whose `kind` comes after its objects.
 
+use crate::admitted_job::Reading;
 use crate::objects::{self, AnyObject};
 use kbatch_policy::Violations;
 use kbatch_policy::api::{GROUP, Kind};
@@ -102,23 +103,42 @@ impl RequestEnvelope<'_> {
 
     /// Takes the new object, decoded as `T`; a denial naming the field when it does not decode.
     pub fn take_object<T: objects::Typed>(&mut self) -> Result<T, Violations> {
-        take(&mut self.object, "object")
+        let reading = reading_for(Some(&self.operation));
+        take(&mut self.object, "object", reading)
     }
 
     /// Takes the stored object, decoded as `T`.
     pub fn take_old_object<T: objects::Typed>(&mut self) -> Result<T, Violations> {
-        take(&mut self.old_object, "oldObject")
+        let reading = reading_for(Some(&self.operation));
+        take(&mut self.old_object, "oldObject", reading)
     }
 }
 
-fn take<T: objects::Typed>(slot: &mut Slot<'_>, which: &str) -> Result<T, Violations> {
+/// How a BatchJob of a request with `operation` is read: whole when an UPDATE's spec is to be
+/// compared, or when the operation is not known yet.
+fn reading_for(operation: Option<&Operation>) -> Reading {
+    #[cfg(test)]
+    if tests::READ_WHOLE.get() {
+        return Reading::Whole;
+    }
+    match operation {
+        Some(Operation::Create | Operation::Delete | Operation::Connect) => Reading::Admitted,
+        Some(Operation::Update) | None => Reading::Whole,
+    }
+}
+
+fn take<T: objects::Typed>(
+    slot: &mut Slot<'_>,
+    which: &str,
+    reading: Reading,
+) -> Result<T, Violations> {
     match std::mem::replace(slot, Slot::Absent) {
         Slot::Decoded(object) => T::from_any(object).ok_or_else(|| {
             // Unreachable in practice: the slot was decoded as the request's kind, and callers
             // choose T from that same kind.
             objects::undecodable(which, "", "it was decoded as a different kind")
         }),
-        Slot::Raw(raw) => objects::decode(raw, which),
+        Slot::Raw(raw) => objects::decode(raw, which, reading),
         Slot::Absent => Err(objects::missing(which)),
     }
 }
@@ -301,7 +321,11 @@ impl<'de> Visitor<'de> for RequestVisitor {
                 "userInfo" => user_info = Some(map.next_value()?),
                 "object" | "oldObject" => {
                     let typed_as = if self.typed {
-                        kind.as_ref().and_then(kbatch_kind)
+                        // The API server writes `operation` before the objects.
+                        let reading = reading_for(operation.as_ref());
+                        kind.as_ref()
+                            .and_then(kbatch_kind)
+                            .map(|kind| (kind, reading))
                     } else {
                         None
                     };
@@ -333,7 +357,7 @@ impl<'de> Visitor<'de> for RequestVisitor {
 
 /// Decodes `object` or `oldObject`: typed when the kind is known, raw otherwise.
 struct SlotSeed {
-    typed_as: Option<Kind>,
+    typed_as: Option<(Kind, Reading)>,
 }
 
 impl<'de> DeserializeSeed<'de> for SlotSeed {
@@ -341,9 +365,8 @@ impl<'de> DeserializeSeed<'de> for SlotSeed {
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         match self.typed_as {
-            Some(kind) => {
-                Ok(objects::decode_typed(kind, deserializer)?.map_or(Slot::Absent, Slot::Decoded))
-            }
+            Some((kind, reading)) => Ok(objects::decode_typed(kind, reading, deserializer)?
+                .map_or(Slot::Absent, Slot::Decoded)),
             None => {
                 Ok(Option::<&'de RawValue>::deserialize(deserializer)?
                     .map_or(Slot::Absent, Slot::Raw))
@@ -353,9 +376,14 @@ impl<'de> DeserializeSeed<'de> for SlotSeed {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    thread_local! {
+        /// Makes this thread read every BatchJob whole, to compare both readings' answers.
+        pub(crate) static READ_WHOLE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
     use kbatch_policy::api::BatchJob;
 
     const JOB: &str = r#"{"apiVersion":"kbatch.k8s.io/v1beta1","kind":"BatchJob","metadata":{"name":"j","namespace":"ns"},"spec":{"batchQueueName":"default","taskGroups":[]}}"#;

@@ -13,6 +13,7 @@
 //! assert_eq!(reply.http_status, 400);
 //! ```
 
+mod admitted_job;
 mod decide;
 mod envelope;
 mod objects;

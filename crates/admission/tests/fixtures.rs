@@ -329,6 +329,32 @@ fn a_job_spec_cannot_change_after_submission() {
 }
 
 #[test]
+fn a_change_anywhere_in_a_pod_template_is_refused_on_update() {
+    // Creation reads only the template fields rules need; an update compares whole templates.
+    let edits: [(&str, Value); 3] = [
+        ("/containers/0/command/0", json!("sh")),
+        ("/containers/0/env", json!([{"name": "A", "value": "b"}])),
+        ("/nodeSelector", json!({"disk": "ssd"})),
+    ];
+    for (path, value) in edits {
+        let mut review = terminate_request("alice", &[]);
+        let pod = &mut review["request"]["object"]["spec"]["taskGroups"][0]["template"]["spec"];
+        let edit = json_patch::Patch(vec![json_patch::PatchOperation::Add(
+            json_patch::AddOperation {
+                path: path.parse().unwrap(),
+                value,
+            },
+        )]);
+        json_patch::patch(pod, &edit).unwrap();
+        let answer = call(&policy(), Endpoint::Validate, &review);
+        assert_eq!(answer.response["allowed"], false, "{path}");
+        let cause = &answer.response["status"]["details"]["causes"][0];
+        assert_eq!(cause["reason"], "Immutable", "{path}");
+        assert_eq!(cause["field"], "spec.taskGroups[0]", "{path}");
+    }
+}
+
+#[test]
 fn an_undecodable_review_is_a_400_with_the_reason() {
     for body in [
         &b"not json"[..],
