@@ -103,27 +103,29 @@ impl RequestEnvelope<'_> {
 
     /// Takes the new object, decoded as `T`; a denial naming the field when it does not decode.
     pub fn take_object<T: objects::Typed>(&mut self) -> Result<T, Violations> {
-        let reading = reading_for(Some(&self.operation));
-        take(&mut self.object, "object", reading)
+        take(&mut self.object, "object", reading_for(&self.operation))
     }
 
     /// Takes the stored object, decoded as `T`.
     pub fn take_old_object<T: objects::Typed>(&mut self) -> Result<T, Violations> {
-        let reading = reading_for(Some(&self.operation));
-        take(&mut self.old_object, "oldObject", reading)
+        take(
+            &mut self.old_object,
+            "oldObject",
+            reading_for(&self.operation),
+        )
     }
 }
 
 /// How a BatchJob of a request with `operation` is read: whole when an UPDATE's spec is to be
-/// compared, or when the operation is not known yet.
-fn reading_for(operation: Option<&Operation>) -> Reading {
+/// compared.
+fn reading_for(operation: &Operation) -> Reading {
     #[cfg(test)]
     if tests::READ_WHOLE.get() {
         return Reading::Whole;
     }
     match operation {
-        Some(Operation::Create | Operation::Delete | Operation::Connect) => Reading::Admitted,
-        Some(Operation::Update) | None => Reading::Whole,
+        Operation::Create | Operation::Delete | Operation::Connect => Reading::Admitted,
+        Operation::Update => Reading::Whole,
     }
 }
 
@@ -320,14 +322,13 @@ impl<'de> Visitor<'de> for RequestVisitor {
                 "operation" => operation = Some(map.next_value()?),
                 "userInfo" => user_info = Some(map.next_value()?),
                 "object" | "oldObject" => {
-                    let typed_as = if self.typed {
-                        // The API server writes `operation` before the objects.
-                        let reading = reading_for(operation.as_ref());
-                        kind.as_ref()
-                            .and_then(kbatch_kind)
-                            .map(|kind| (kind, reading))
-                    } else {
-                        None
+                    let known = kind.as_ref().and_then(kbatch_kind).filter(|_| self.typed);
+                    let typed_as = match (known, operation.as_ref()) {
+                        (Some(kind), Some(operation)) => Some((kind, reading_for(operation))),
+                        // A BatchJob's reading depends on the operation, which the API server
+                        // writes before the objects; met first, the job is kept raw for `take`.
+                        (Some(Kind::BatchJob), None) | (None, _) => None,
+                        (Some(kind), None) => Some((kind, Reading::Whole)),
                     };
                     let slot = map.next_value_seed(SlotSeed { typed_as })?;
                     if key.0 == "object" {
@@ -424,6 +425,34 @@ pub(crate) mod tests {
         let mut review = decode(body.as_bytes()).unwrap();
         let job: BatchJob = review.request.as_mut().unwrap().take_object().unwrap();
         assert_eq!(job.spec.batch_queue_name, "default");
+    }
+
+    #[test]
+    fn a_job_before_the_operation_is_kept_raw_and_read_as_the_operation_needs() {
+        // `args` is a template field no rule reads: only an UPDATE reads (and refuses) it.
+        let job = JOB.replace(
+            r#""taskGroups":[]"#,
+            r#""taskGroups":[{"name":"g","template":{"spec":{"containers":[{"name":"c","args":7}]}}}]"#,
+        );
+        for (operation, decodes) in [("CREATE", true), ("DELETE", true), ("UPDATE", false)] {
+            let body = review(&format!(
+                r#"{{"uid":"u","kind":{GVK},"object":{job},"oldObject":null,"operation":"{operation}","userInfo":{USER}}}"#
+            ));
+            assert_eq!(slots(&body), ("raw", "absent"), "{operation}");
+            let mut review = decode(body.as_bytes()).unwrap();
+            let taken = review.request.as_mut().unwrap().take_object::<BatchJob>();
+            assert_eq!(taken.is_ok(), decodes, "{operation}");
+        }
+        let queue = r#"{"metadata":{"name":"q"},"spec":{}}"#;
+        let gvk = GVK.replace("BatchJob", "BatchQueue");
+        let body = review(&format!(
+            r#"{{"uid":"u","kind":{gvk},"object":{queue},"operation":"CREATE","userInfo":{USER}}}"#
+        ));
+        assert_eq!(
+            slots(&body),
+            ("decoded", "absent"),
+            "other kinds do not wait"
+        );
     }
 
     #[test]

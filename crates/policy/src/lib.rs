@@ -14,6 +14,11 @@
 //! - [`security`]: BatchUserContext pod security rules, defaulted and enforced.
 //! - [`snapshot`]: the in-memory view of the policy objects the decisions read.
 //!
+//! Rules about a pod template read few of its fields, and the kbatch webhook decodes only
+//! those on CREATE and DELETE (`crates/admission/src/admitted_job.rs`). A rule that reads
+//! another template field must be added there as well; that module's tests compare the
+//! answers of both readings.
+//!
 //! ```
 //! use kbatch_policy::api::{BatchJob, BatchQueue};
 //! use kbatch_policy::snapshot::PolicySet;
