@@ -144,18 +144,18 @@ for round in $(seq "$ROUNDS"); do
     run_wrk noop 9444 /validate tests/bench/validate.json "$conns" "$noop_pid"
     run_wrk value-parse 9445 /validate tests/bench/validate.json "$conns" "$parse_pid"
     run_wrk validate 9443 /validate tests/bench/validate.json "$conns" "$policy_pid"
-    run_wrk mutate 9443 /mutate tests/bench/mutate.json "$conns" "$policy_pid"
+    run_wrk mutate 9443 /mutate tests/fixtures/admission/019.json "$conns" "$policy_pid"
   done
   run_h2 noop 9444 /validate tests/bench/validate.json "$noop_pid"
   run_h2 validate 9443 /validate tests/bench/validate.json "$policy_pid"
-  run_h2 mutate 9443 /mutate tests/bench/mutate.json "$policy_pid"
+  run_h2 mutate 9443 /mutate tests/fixtures/admission/019.json "$policy_pid"
 done
 run_ab noop 9444 /validate tests/bench/validate.json "$noop_pid"
 run_ab validate 9443 /validate tests/bench/validate.json "$policy_pid"
-run_ab mutate 9443 /mutate tests/bench/mutate.json "$policy_pid"
+run_ab mutate 9443 /mutate tests/fixtures/admission/019.json "$policy_pid"
 run_rate noop 9444 /validate tests/bench/validate.json "$noop_pid"
 run_rate validate 9443 /validate tests/bench/validate.json "$policy_pid"
-run_rate mutate 9443 /mutate tests/bench/mutate.json "$policy_pid"
+run_rate mutate 9443 /mutate tests/fixtures/admission/019.json "$policy_pid"
 
 if [ "$ROUNDS" -gt 1 ]; then
   echo "median ratio to the no-op over $ROUNDS rounds (each round's ratios in brackets):"

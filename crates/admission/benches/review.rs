@@ -17,7 +17,11 @@ fn bench(c: &mut Criterion) {
     let config = AdmissionConfig::default();
     for (name, endpoint, file) in [
         ("validate", Endpoint::Validate, "tests/bench/validate.json"),
-        ("mutate", Endpoint::Mutate, "tests/bench/mutate.json"),
+        (
+            "mutate",
+            Endpoint::Mutate,
+            "tests/fixtures/admission/019.json",
+        ),
     ] {
         let body = std::fs::read(repo.join(file)).unwrap();
         let reply = review(&policy, &config, endpoint, &body);
