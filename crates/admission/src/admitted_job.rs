@@ -3,16 +3,17 @@
 //! Every request carries a whole BatchJob, and k8s-openapi's generated decoders of a pod
 //! template are large (`Volume`'s alone is ~250 KB of machine code) and move kilobyte-sized
 //! structs through every field. The rules of a CREATE or a DELETE read a few fields of a
-//! template, so [`Reading::Admitted`] decodes only those and skips the rest unread. Nothing
-//! goes unchecked by that: the BatchJob CRD carries the PodTemplateSpec schema, and the API
+//! template, so [`Reading::Admitted`] decodes only those and skips the rest unread. Their
+//! types are still checked: the BatchJob CRD carries the PodTemplateSpec schema, and the API
 //! server checks the whole template against it after mutating admission and before
-//! validating admission.
+//! validating admission. (This relies on the CRDs of this version being installed.)
 //!
 //! The job built this way is a `BatchJob` whose templates hold only the fields listed in
 //! [`AdmittedPodSpec`] and [`AdmittedContainer`]. It is decided on, never written back: the
 //! mutating webhook answers a patch of what defaulting wrote, all of it among those fields. A
-//! rule that starts reading another field of a template must add it here; the test
-//! `every_fixture_gets_the_same_answer_from_both_readings` compares both readings.
+//! rule that starts reading another field of a template must add it here, and to the template
+//! of `the_admitted_reading_keeps_every_template_field_a_rule_reads`; `decide`'s
+//! `every_fixture_gets_the_same_answer_from_both_readings` compares the answers of both.
 //!
 //! Both readings skip `metadata.managedFields`, which no rule reads and which would cost a
 //! `serde_json::Value` tree on every request.

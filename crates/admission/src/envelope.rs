@@ -5,7 +5,9 @@
 //! tree only to convert it again. The API server writes `request.kind` before `object` and
 //! `oldObject` (Go encodes struct fields in declaration order), so the request is read with a
 //! hand-written visitor that, once it has seen the kind, decodes each object straight into its
-//! typed kind: one pass over the body, no intermediate tree.
+//! typed kind: one pass over the body, no intermediate tree. A BatchJob also waits for the
+//! `operation`, also written before the objects, which says how much of it to read (see
+//! [`Reading`]).
 //!
 //! That fast path gives up on the first error. Only then is the body read again the careful
 //! way ([`decode`] falls back to [`decode_raw`]): objects kept as raw JSON, each decoded with
@@ -380,12 +382,12 @@ impl<'de> DeserializeSeed<'de> for SlotSeed {
 pub(crate) mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+    use kbatch_policy::api::BatchJob;
 
     thread_local! {
         /// Makes this thread read every BatchJob whole, to compare both readings' answers.
         pub(crate) static READ_WHOLE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     }
-    use kbatch_policy::api::BatchJob;
 
     const JOB: &str = r#"{"apiVersion":"kbatch.k8s.io/v1beta1","kind":"BatchJob","metadata":{"name":"j","namespace":"ns"},"spec":{"batchQueueName":"default","taskGroups":[]}}"#;
     const GVK: &str = r#"{"group":"kbatch.k8s.io","version":"v1beta1","kind":"BatchJob"}"#;
