@@ -9,7 +9,7 @@
 //! validating admission. (This relies on the CRDs of this version being installed.)
 //!
 //! The job built this way is a `BatchJob` whose templates hold only the fields listed in
-//! [`AdmittedPodSpec`] and [`AdmittedContainer`]. It is decided on, never written back: the
+//! [`AdmittedPodSpec`], [`AdmittedContainer`] and `AdmittedVolume` (whose sources are empty). It is decided on, never written back: the
 //! mutating webhook answers a patch of what defaulting wrote, all of it among those fields. A
 //! rule that starts reading another field of a template must add it here, and to the template
 //! of `the_admitted_reading_keeps_every_template_field_a_rule_reads`; `decide`'s
@@ -26,6 +26,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference,
 use kbatch_policy::api::{
     BatchJob, BatchJobSpec, BatchJobStatus, BatchNodeSelector, IndexSpec, JobDependency, TaskGroup,
 };
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 
@@ -191,8 +192,7 @@ pub(crate) struct AdmittedPodSpec {
     host_pid: Option<bool>,
     #[serde(rename = "hostIPC")]
     host_ipc: Option<bool>,
-    /// Read whole: a security policy allows volumes by their source.
-    volumes: Option<Vec<Volume>>,
+    volumes: Option<Vec<AdmittedVolume>>,
 }
 
 impl From<AdmittedPodSpec> for PodSpec {
@@ -216,10 +216,45 @@ impl From<AdmittedPodSpec> for PodSpec {
             host_network: pod.host_network,
             host_pid: pod.host_pid,
             host_ipc: pod.host_ipc,
-            volumes: pod.volumes,
+            volumes: pod
+                .volumes
+                .map(|list| list.into_iter().map(Volume::from).collect()),
             ..PodSpec::default()
         }
     }
+}
+
+/// Declares `AdmittedVolume`, a pod volume as rules read it, from every source of `Volume`.
+macro_rules! admitted_volume {
+    ($($source:ident $(as $json:literal)?),* $(,)?) => {
+        /// A pod volume's name and which sources it sets: a security policy allows a volume by
+        /// its sources' types, never by their content. A source set to anything but `null` is
+        /// kept as its default value, so `volume.host_path.is_some()` reads as in the request.
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        pub(crate) struct AdmittedVolume {
+            name: Option<String>,
+            $($(#[serde(rename = $json)])? $source: Option<IgnoredAny>,)*
+        }
+
+        impl From<AdmittedVolume> for Volume {
+            fn from(volume: AdmittedVolume) -> Volume {
+                // Built without `..`: a source k8s-openapi adds does not compile until listed.
+                Volume {
+                    name: volume.name.unwrap_or_default(),
+                    $($source: volume.$source.map(|_| Default::default()),)*
+                }
+            }
+        }
+    };
+}
+
+admitted_volume! {
+    aws_elastic_block_store, azure_disk, azure_file, cephfs, cinder, config_map, csi,
+    downward_api as "downwardAPI", empty_dir, ephemeral, fc, flex_volume, flocker,
+    gce_persistent_disk, git_repo, glusterfs, host_path, image, iscsi, nfs,
+    persistent_volume_claim, photon_persistent_disk, portworx_volume, projected, quobyte, rbd,
+    scale_io as "scaleIO", secret, storageos, vsphere_volume,
 }
 
 /// The fields admission rules read of a container of any of the three lists.
@@ -350,6 +385,8 @@ mod tests {
         main.env = None;
         main.volume_mounts = None;
         pod.ephemeral_containers.as_mut().unwrap()[0].target_container_name = None;
+        // Rules read which sources a volume sets, not what they say.
+        pod.volumes.as_mut().unwrap()[0].host_path = Some(Default::default());
         assert_ne!(expected, whole, "the template has fields no rule reads");
         assert_eq!(admitted, expected);
     }
@@ -369,6 +406,70 @@ mod tests {
     }
 
     #[test]
+    fn a_volume_reads_as_the_sources_it_sets() {
+        let sources = [
+            "awsElasticBlockStore",
+            "azureDisk",
+            "azureFile",
+            "cephfs",
+            "cinder",
+            "configMap",
+            "csi",
+            "downwardAPI",
+            "emptyDir",
+            "ephemeral",
+            "fc",
+            "flexVolume",
+            "flocker",
+            "gcePersistentDisk",
+            "gitRepo",
+            "glusterfs",
+            "hostPath",
+            "image",
+            "iscsi",
+            "nfs",
+            "persistentVolumeClaim",
+            "photonPersistentDisk",
+            "portworxVolume",
+            "projected",
+            "quobyte",
+            "rbd",
+            "scaleIO",
+            "secret",
+            "storageos",
+            "vsphereVolume",
+        ];
+        let volumes = |volumes: &str| {
+            let text = job_with(&format!(
+                r#"{{"spec":{{"containers":[{{"name":"c"}}],"volumes":[{volumes}]}}}}"#
+            ));
+            READINGS.map(|reading| {
+                let job = read(reading, &text).unwrap().unwrap();
+                let pod = job.spec.task_groups[0].template.spec.clone().unwrap();
+                pod.volumes.unwrap()
+            })
+        };
+        // An empty source reads the same both ways, so each JSON name maps to its source.
+        for source in sources {
+            let [admitted, whole] = volumes(&format!(r#"{{"name":"v","{source}":{{}}}}"#));
+            assert_eq!(admitted, whole, "{source}");
+            assert_ne!(
+                whole[0],
+                Volume {
+                    name: "v".into(),
+                    ..Volume::default()
+                },
+                "{source}"
+            );
+        }
+        let [admitted, whole] = volumes(r#"{"name":"v","hostPath":null},{"name":"w"}"#);
+        assert_eq!(admitted, whole, "null is no source");
+        let [admitted, _] = volumes(r#"{"name":"v","nfs":{"server":"s","path":"/p"},"secret":{}}"#);
+        assert!(admitted[0].nfs.is_some() && admitted[0].secret.is_some());
+        assert!(admitted[0].host_path.is_none());
+    }
+
+    #[test]
     fn the_admitted_reading_leaves_unread_fields_to_the_api_server() {
         // The CRD's schema refuses these before validating admission; the API server calls
         // the mutating webhook first, which must answer without reading them.
@@ -377,6 +478,7 @@ mod tests {
             r#"{"spec":{"containers":[{"name":"c","env":{"A":"b"}}]}}"#,
             r#"{"spec":{"containers":[{"name":"c"}],"nodeSelector":["x"]}}"#,
             r#"{"metadata":"x","spec":{"containers":[{"name":"c"}]}}"#,
+            r#"{"spec":{"containers":[{"name":"c"}],"volumes":[{"name":"v","hostPath":"x"}]}}"#,
         ] {
             let text = job_with(template);
             assert!(read(Reading::Whole, &text).is_err(), "{template}");
@@ -385,7 +487,6 @@ mod tests {
         for template in [
             r#"{"spec":{"containers":[{"name":"c","image":7}]}}"#,
             r#"{"spec":{"containers":[{"name":"c","resources":{"requests":[]}}]}}"#,
-            r#"{"spec":{"containers":[{"name":"c"}],"volumes":[{"name":"v","hostPath":"x"}]}}"#,
             r#"{"spec":{"containers":[{"name":"c"}],"hostPID":"yes"}}"#,
         ] {
             let text = job_with(template);
