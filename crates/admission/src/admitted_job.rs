@@ -176,7 +176,8 @@ struct AdmittedTemplate {
     spec: Option<AdmittedPodSpec>,
 }
 
-/// The `PodSpec` fields admission rules read: resources, security and the restart policy.
+/// The `PodSpec` fields admission rules read: resources, security, host namespaces, volume
+/// types and the restart policy.
 /// Required fields are optional here as in k8s-openapi's decoders: absent or `null` is empty.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
