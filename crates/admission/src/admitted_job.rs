@@ -45,10 +45,12 @@ pub(crate) fn decode_job<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<BatchJob>, D::Error> {
     Ok(match reading {
-        Reading::Admitted => Option::<JobParts<AdmittedSpec>>::deserialize(deserializer)?
-            .map(|job| job.into_job(BatchJobSpec::from)),
-        Reading::Whole => Option::<JobParts<BatchJobSpec>>::deserialize(deserializer)?
-            .map(|job| job.into_job(|s| s)),
+        Reading::Admitted => {
+            Option::<JobParts<AdmittedSpec>>::deserialize(deserializer)?.map(JobParts::into_job)
+        }
+        Reading::Whole => {
+            Option::<JobParts<BatchJobSpec>>::deserialize(deserializer)?.map(JobParts::into_job)
+        }
     })
 }
 
@@ -61,11 +63,11 @@ struct JobParts<S> {
     status: Option<BatchJobStatus>,
 }
 
-impl<S> JobParts<S> {
-    fn into_job(self, spec: impl FnOnce(S) -> BatchJobSpec) -> BatchJob {
+impl<S: Into<BatchJobSpec>> JobParts<S> {
+    fn into_job(self) -> BatchJob {
         BatchJob {
             metadata: self.metadata.into(),
-            spec: spec(self.spec),
+            spec: self.spec.into(),
             status: self.status,
         }
     }
