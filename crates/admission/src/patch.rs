@@ -511,15 +511,17 @@ mod tests {
         AddContainer(usize),
     }
 
+    /// The pod spec of task group `i` (modulo their number).
+    fn pod(job: &mut BatchJob, i: usize) -> Option<&mut PodSpec> {
+        let n = job.spec.task_groups.len().max(1);
+        job.spec.task_groups[i % n].template.spec.as_mut()
+    }
+
     fn apply(job: &mut BatchJob, change: Change) {
         let groups = job.spec.task_groups.len();
         let group = |i: usize| i % groups.max(1);
         if groups == 0 && !matches!(change, Change::Annotate | Change::UserCommand) {
             return;
-        }
-        fn pod(job: &mut BatchJob, i: usize) -> Option<&mut PodSpec> {
-            let n = job.spec.task_groups.len().max(1);
-            job.spec.task_groups[i % n].template.spec.as_mut()
         }
         fn container_mut(job: &mut BatchJob, i: usize, j: usize) -> Option<&mut Container> {
             let pod = pod(job, i)?;
@@ -715,12 +717,7 @@ mod tests {
             "{error}"
         );
         let mut after = before.clone();
-        after.spec.task_groups[0]
-            .template
-            .spec
-            .as_mut()
-            .unwrap()
-            .init_containers = Some(vec![]);
+        pod(&mut after, 0).unwrap().init_containers = Some(vec![]);
         let error = patch_between(&before, after).unwrap_err();
         assert!(
             matches!(error, PatchError::ListResized("initContainers")),
@@ -739,12 +736,7 @@ mod tests {
     fn init_containers_that_appear_are_added_whole() {
         let before = job(1, 1, false, false);
         let mut after = before.clone();
-        after.spec.task_groups[0]
-            .template
-            .spec
-            .as_mut()
-            .unwrap()
-            .init_containers = Some(vec![container("init")]);
+        pod(&mut after, 0).unwrap().init_containers = Some(vec![container("init")]);
         let (value, patch) = patched(&before, &after);
         assert_eq!(value, serde_json::to_value(&after).unwrap());
         assert_eq!(patch.0.len(), 1);
