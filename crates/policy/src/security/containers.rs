@@ -16,41 +16,24 @@ pub(crate) struct ContainerView<'a> {
 /// Every container of the pod, in order: containers, initContainers, ephemeralContainers.
 /// An iterator, not a Vec: this runs for every pod of every admitted job.
 pub(crate) fn containers(spec: &PodSpec) -> impl Iterator<Item = ContainerView<'_>> {
-    let main = spec
-        .containers
-        .iter()
-        .enumerate()
-        .map(|(index, c)| ContainerView {
-            list: "containers",
-            index,
-            name: &c.name,
-            security: c.security_context.as_ref(),
-            ports: c.ports.as_deref().unwrap_or(&[]),
-        });
-    let init = spec
-        .init_containers
-        .iter()
-        .flatten()
-        .enumerate()
-        .map(|(index, c)| ContainerView {
-            list: "initContainers",
-            index,
-            name: &c.name,
-            security: c.security_context.as_ref(),
-            ports: c.ports.as_deref().unwrap_or(&[]),
-        });
-    let ephemeral = spec
-        .ephemeral_containers
-        .iter()
-        .flatten()
-        .enumerate()
-        .map(|(index, c)| ContainerView {
-            list: "ephemeralContainers",
-            index,
-            name: &c.name,
-            security: c.security_context.as_ref(),
-            ports: c.ports.as_deref().unwrap_or(&[]),
-        });
+    // `Container` and `EphemeralContainer` share these fields but no trait.
+    macro_rules! views {
+        ($list:literal, $items:expr) => {
+            $items.enumerate().map(|(index, c)| ContainerView {
+                list: $list,
+                index,
+                name: &c.name,
+                security: c.security_context.as_ref(),
+                ports: c.ports.as_deref().unwrap_or(&[]),
+            })
+        };
+    }
+    let main = views!("containers", spec.containers.iter());
+    let init = views!("initContainers", spec.init_containers.iter().flatten());
+    let ephemeral = views!(
+        "ephemeralContainers",
+        spec.ephemeral_containers.iter().flatten()
+    );
     main.chain(init).chain(ephemeral)
 }
 
