@@ -84,32 +84,23 @@ pub(crate) fn decode<T: Typed>(
     which: &str,
     reading: Reading,
 ) -> Result<T, Violations> {
-    let decoded = |tracked: Option<&mut serde_path_to_error::Track>| {
-        let mut de = serde_json::Deserializer::from_str(raw.get());
-        match tracked {
-            None => decode_typed(T::KIND, reading, &mut de),
-            Some(track) => decode_typed(
-                T::KIND,
-                reading,
-                serde_path_to_error::Deserializer::new(&mut de, track),
-            ),
-        }
-    };
+    let text = raw.get();
     // The fast path tracks no path; only a failing object is decoded again to say where.
-    let object = match decoded(None) {
-        Ok(object) => object,
-        Err(_) => {
-            let mut track = serde_path_to_error::Track::new();
-            match decoded(Some(&mut track)) {
-                Ok(object) => object,
-                Err(error) => {
-                    let path = track.path().to_string();
-                    let field = if path == "." { String::new() } else { path };
-                    return Err(undecodable(which, &field, &error.to_string()));
-                }
-            }
-        }
-    };
+    let object = decode_typed(
+        T::KIND,
+        reading,
+        &mut serde_json::Deserializer::from_str(text),
+    )
+    .or_else(|_| {
+        let mut track = serde_path_to_error::Track::new();
+        let mut de = serde_json::Deserializer::from_str(text);
+        let tracked = serde_path_to_error::Deserializer::new(&mut de, &mut track);
+        decode_typed(T::KIND, reading, tracked).map_err(|error| {
+            let path = track.path().to_string();
+            let field = if path == "." { String::new() } else { path };
+            undecodable(which, &field, &error.to_string())
+        })
+    })?;
     object.and_then(T::from_any).ok_or_else(|| missing(which))
 }
 
