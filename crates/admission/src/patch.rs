@@ -173,11 +173,16 @@ fn task_group(
     before: GroupParts,
     after: &mut TaskGroup,
 ) -> Result<(), PatchError> {
-    let template = std::mem::take(&mut after.template);
-    at.in_member("template", |at| match (before.pod, template.spec) {
-        (Some(b), Some(a)) => at.in_member("spec", |at| pod_spec(patch, at, b, a)),
-        (b, a) => Ok(patch.appeared_or_went(at, "spec", b.is_some(), a.as_ref())?),
+    at.in_member("template", |at| {
+        match (before.pod, after.template.spec.as_ref()) {
+            (Some(b), Some(a)) => at.in_member("spec", |at| pod_spec(patch, at, b, a)),
+            (b, a) => Ok(patch.appeared_or_went(at, "spec", b.is_some(), a)?),
+        }
     })?;
+    // `before.group` has an empty template: compare the rest of the group alike. Emptied in
+    // place rather than taken out, which would copy the kilobytes of a pod spec.
+    after.template.spec = None;
+    after.template.metadata = None;
     patch.diff(at, &before.group, after)?;
     Ok(())
 }
@@ -186,28 +191,28 @@ fn pod_spec(
     patch: &mut Builder,
     at: &mut Pointer,
     before: PodParts,
-    after: PodSpec,
+    after: &PodSpec,
 ) -> Result<(), PatchError> {
     containers(
         patch,
         at,
         "containers",
         Some(before.containers),
-        Some(after.containers),
+        Some(&after.containers),
     )?;
     containers(
         patch,
         at,
         "initContainers",
         before.init_containers,
-        after.init_containers,
+        after.init_containers.as_ref(),
     )?;
     containers(
         patch,
         at,
         "ephemeralContainers",
         before.ephemeral_containers,
-        after.ephemeral_containers,
+        after.ephemeral_containers.as_ref(),
     )?;
     patch.member(
         at,
@@ -227,7 +232,8 @@ fn pod_spec(
 /// A container of any of the three lists, as far as defaulting writes it.
 trait DefaultedContainer: Serialize + PartialEq {
     fn copy_parts(&self) -> ContainerParts;
-    fn into_parts(self) -> ContainerParts;
+    fn resources(&self) -> &Option<ResourceRequirements>;
+    fn security_context(&self) -> &Option<SecurityContext>;
 }
 
 /// `Container` and `EphemeralContainer` are distinct types with the same two members.
@@ -241,11 +247,12 @@ macro_rules! defaulted_container {
                 }
             }
 
-            fn into_parts(self) -> ContainerParts {
-                ContainerParts {
-                    resources: self.resources,
-                    security_context: self.security_context,
-                }
+            fn resources(&self) -> &Option<ResourceRequirements> {
+                &self.resources
+            }
+
+            fn security_context(&self) -> &Option<SecurityContext> {
+                &self.security_context
             }
         }
     };
@@ -254,31 +261,32 @@ macro_rules! defaulted_container {
 defaulted_container!(Container);
 defaulted_container!(EphemeralContainer);
 
+/// Compares each container with its copy by reference: a container is kilobytes, mostly
+/// members defaulting never writes.
 fn containers<C: DefaultedContainer>(
     patch: &mut Builder,
     at: &mut Pointer,
     list: &'static str,
     before: Option<Vec<ContainerParts>>,
-    after: Option<Vec<C>>,
+    after: Option<&Vec<C>>,
 ) -> Result<(), PatchError> {
     match (before, after) {
         (Some(before), Some(after)) if before.len() == after.len() => at.in_member(list, |at| {
             for (j, (b, a)) in before.into_iter().zip(after).enumerate() {
-                let a = a.into_parts();
                 at.in_item(j, |at| {
-                    container_resources(patch, at, b.resources, a.resources)?;
+                    container_resources(patch, at, b.resources, a.resources())?;
                     patch.member(
                         at,
                         "securityContext",
                         &b.security_context,
-                        &a.security_context,
+                        a.security_context(),
                     )
                 })?;
             }
             Ok(())
         }),
         (Some(_), Some(_)) => Err(PatchError::ListResized(list)),
-        (b, a) => Ok(patch.appeared_or_went(at, list, b.is_some(), a.as_ref())?),
+        (b, a) => Ok(patch.appeared_or_went(at, list, b.is_some(), a)?),
     }
 }
 
@@ -288,26 +296,26 @@ fn container_resources(
     patch: &mut Builder,
     at: &mut Pointer,
     before: Option<ResourceRequirements>,
-    after: Option<ResourceRequirements>,
+    after: &Option<ResourceRequirements>,
 ) -> Result<(), serde_json::Error> {
-    match (before, after) {
+    match (&before, after) {
         (Some(before), Some(after)) if before.claims == after.claims => {
             at.in_member("resources", |at| {
                 for (name, before, after) in [
-                    ("limits", before.limits, after.limits),
-                    ("requests", before.requests, after.requests),
+                    ("limits", &before.limits, &after.limits),
+                    ("requests", &before.requests, &after.requests),
                 ] {
                     match (before, after) {
                         (Some(before), Some(after)) => {
-                            at.in_member(name, |at| patch.entries(at, &before, &after))?
+                            at.in_member(name, |at| patch.entries(at, before, after))?
                         }
-                        (before, after) => patch.member(at, name, &before, &after)?,
+                        (before, after) => patch.member(at, name, before, after)?,
                     }
                 }
                 Ok(())
             })
         }
-        (before, after) => patch.member(at, "resources", &before, &after),
+        _ => patch.member(at, "resources", &before, after),
     }
 }
 
