@@ -44,6 +44,7 @@ pub mod dependency;
 pub mod duration;
 mod job_values;
 pub mod names;
+mod namespaced;
 pub mod phase;
 pub mod quantity;
 pub mod references;

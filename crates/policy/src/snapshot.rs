@@ -9,6 +9,7 @@ use crate::api::{
     BatchUserContext, JobPhase,
 };
 use crate::constraint::ConstraintSet;
+use crate::namespaced::Namespaced;
 use crate::violation::Violations;
 use kube::ResourceExt;
 use std::collections::BTreeMap;
@@ -59,36 +60,23 @@ pub struct Entry<T> {
     pub deleting: bool,
 }
 
-type Namespaced<T> = BTreeMap<(String, String), Entry<T>>;
 type Cluster<T> = BTreeMap<String, Entry<T>>;
 
 /// A consistent view of every kbatch object admission decisions depend on.
 #[derive(Debug, Clone, Default)]
 pub struct PolicySet {
-    queues: Namespaced<BatchQueue>,
-    user_contexts: Namespaced<BatchUserContext>,
+    queues: Namespaced<Entry<BatchQueue>>,
+    user_contexts: Namespaced<Entry<BatchUserContext>>,
     priorities: Cluster<BatchPriority>,
     budgets: Cluster<BatchBudget>,
     cost_models: Cluster<BatchCostModel>,
     constraints: Cluster<Result<ConstraintSet, Violations>>,
-    jobs: BTreeMap<(String, String), JobSummary>,
+    jobs: Namespaced<JobSummary>,
     unfinished_jobs: usize,
 }
 
-/// The entries of one namespace of a map keyed by (namespace, name), found by range: keys
-/// sort by namespace first, so they are contiguous.
-fn in_namespace<'a, V>(
-    map: &'a BTreeMap<(String, String), V>,
-    namespace: &str,
-) -> impl Iterator<Item = (&'a str, &'a V)> {
-    let namespace = namespace.to_owned();
-    map.range((namespace.clone(), String::new())..)
-        .take_while(move |((ns, _), _)| *ns == namespace)
-        .map(|((_, name), v)| (name.as_str(), v))
-}
-
-fn key(namespace: Option<String>, name: String) -> (String, String) {
-    (namespace.unwrap_or_else(|| "default".to_owned()), name)
+fn namespace_of(namespace: Option<String>) -> String {
+    namespace.unwrap_or_else(|| "default".to_owned())
 }
 
 fn deleting(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> bool {
@@ -105,7 +93,8 @@ impl PolicySet {
     pub fn upsert_queue(&mut self, q: BatchQueue) {
         let deleting = deleting(&q.metadata);
         self.queues.insert(
-            key(q.namespace(), q.name_any()),
+            namespace_of(q.namespace()),
+            q.name_any(),
             Entry {
                 object: q,
                 deleting,
@@ -117,7 +106,8 @@ impl PolicySet {
     pub fn upsert_user_context(&mut self, c: BatchUserContext) {
         let deleting = deleting(&c.metadata);
         self.user_contexts.insert(
-            key(c.namespace(), c.name_any()),
+            namespace_of(c.namespace()),
+            c.name_any(),
             Entry {
                 object: c,
                 deleting,
@@ -181,7 +171,7 @@ impl PolicySet {
         let unfinished = summary.is_unfinished();
         if let Some(old) = self
             .jobs
-            .insert(key(job.namespace(), job.name_any()), summary)
+            .insert(namespace_of(job.namespace()), job.name_any(), summary)
             && old.is_unfinished()
         {
             self.unfinished_jobs -= 1;
@@ -193,7 +183,7 @@ impl PolicySet {
 
     /// Forgets a job.
     pub fn remove_job(&mut self, namespace: &str, name: &str) {
-        if let Some(old) = self.jobs.remove(&(namespace.to_owned(), name.to_owned()))
+        if let Some(old) = self.jobs.remove(namespace, name)
             && old.is_unfinished()
         {
             self.unfinished_jobs -= 1;
@@ -202,13 +192,12 @@ impl PolicySet {
 
     /// Forgets a queue.
     pub fn remove_queue(&mut self, namespace: &str, name: &str) {
-        self.queues.remove(&(namespace.to_owned(), name.to_owned()));
+        self.queues.remove(namespace, name);
     }
 
     /// Forgets a user context.
     pub fn remove_user_context(&mut self, namespace: &str, name: &str) {
-        self.user_contexts
-            .remove(&(namespace.to_owned(), name.to_owned()));
+        self.user_contexts.remove(namespace, name);
     }
 
     /// Forgets a priority.
@@ -250,12 +239,12 @@ impl PolicySet {
 
     /// The queue `name` in `namespace`.
     pub fn queue(&self, namespace: &str, name: &str) -> Option<&Entry<BatchQueue>> {
-        self.queues.get(&(namespace.to_owned(), name.to_owned()))
+        self.queues.get(namespace, name)
     }
 
     /// Every queue of `namespace`, by name.
     pub fn queues_in(&self, namespace: &str) -> impl Iterator<Item = &BatchQueue> {
-        in_namespace(&self.queues, namespace).map(|(_, e)| &e.object)
+        self.queues.in_namespace(namespace).map(|(_, e)| &e.object)
     }
 
     /// Every queue of the cluster.
@@ -270,7 +259,9 @@ impl PolicySet {
 
     /// Every user context of `namespace`, by name.
     pub fn user_contexts_in(&self, namespace: &str) -> impl Iterator<Item = &BatchUserContext> {
-        in_namespace(&self.user_contexts, namespace).map(|(_, e)| &e.object)
+        self.user_contexts
+            .in_namespace(namespace)
+            .map(|(_, e)| &e.object)
     }
 
     /// The priority `name`.
@@ -295,12 +286,12 @@ impl PolicySet {
 
     /// The summary of job `name` in `namespace`.
     pub fn job(&self, namespace: &str, name: &str) -> Option<&JobSummary> {
-        self.jobs.get(&(namespace.to_owned(), name.to_owned()))
+        self.jobs.get(namespace, name)
     }
 
     /// Every job of `namespace` with its name, by name.
     pub fn jobs_in(&self, namespace: &str) -> impl Iterator<Item = (&str, &JobSummary)> {
-        in_namespace(&self.jobs, namespace)
+        self.jobs.in_namespace(namespace)
     }
 
     /// How many jobs have not finished, cluster-wide.

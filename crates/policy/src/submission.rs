@@ -27,14 +27,14 @@ const PER_GROUP_FIELDS: [Field; 5] = [
 ];
 
 /// The namespace a job is submitted in (`default` when the manifest names none).
-pub fn job_namespace(job: &BatchJob) -> String {
-    job.namespace().unwrap_or_else(|| "default".to_owned())
+pub fn job_namespace(job: &BatchJob) -> &str {
+    job.metadata.namespace.as_deref().unwrap_or("default")
 }
 
 /// The constraint objects of the job's queue that parse, in the queue's order.
 fn queue_constraints<'p>(policy: &'p PolicySet, job: &BatchJob) -> Vec<&'p ConstraintSet> {
     let namespace = job_namespace(job);
-    let Some(queue) = policy.queue(&namespace, &job.spec.batch_queue_name) else {
+    let Some(queue) = policy.queue(namespace, &job.spec.batch_queue_name) else {
         return Vec::new();
     };
     queue
@@ -117,8 +117,8 @@ pub fn validate_job(policy: &PolicySet, job: &BatchJob) -> Violations {
     if queue_name.is_empty() {
         return v;
     }
-    let Some(queue) = policy.queue(&namespace, queue_name) else {
-        let known: Vec<String> = policy.queues_in(&namespace).map(|q| q.name_any()).collect();
+    let Some(queue) = policy.queue(namespace, queue_name) else {
+        let known: Vec<String> = policy.queues_in(namespace).map(|q| q.name_any()).collect();
         let hint = if known.is_empty() {
             format!("namespace {namespace:?} has no queues")
         } else {
@@ -228,7 +228,7 @@ pub fn validate_job_create(policy: &PolicySet, job: &BatchJob) -> Violations {
     }
     let namespace = job_namespace(job);
     if let Some(name) = job.metadata.name.as_deref()
-        && let Some(cycle) = find_cycle(policy, &namespace, name, &job.spec)
+        && let Some(cycle) = find_cycle(policy, namespace, name, &job.spec)
     {
         v.push(
             "spec.dependencies",

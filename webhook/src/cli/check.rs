@@ -143,7 +143,7 @@ fn job_label(job: &BatchJob) -> String {
 fn accepting_queues(options: &CheckOptions, policy: &PolicySet, job: &BatchJob) -> Vec<String> {
     let namespace = job_namespace(job);
     policy
-        .queues_in(&namespace)
+        .queues_in(namespace)
         .map(|q| q.name_any())
         .filter(|q| *q != job.spec.batch_queue_name)
         .filter(|q| {

@@ -49,7 +49,7 @@ pub fn require_context<'p>(
     allow_without_context: bool,
 ) -> Result<Option<&'p BatchUserContext>, Violations> {
     let namespace = job_namespace(job);
-    match resolve_context(policy, &namespace, user) {
+    match resolve_context(policy, namespace, user) {
         Some(context) => Ok(Some(context)),
         None if allow_without_context => Ok(None),
         None => {
@@ -70,7 +70,7 @@ pub fn require_context<'p>(
 pub fn default_job_security(policy: &PolicySet, job: &mut BatchJob, user: &str) {
     let namespace = job_namespace(job);
     if let Some(spec) =
-        resolve_context(policy, &namespace, user).and_then(|c| c.spec.security_policy_spec.as_ref())
+        resolve_context(policy, namespace, user).and_then(|c| c.spec.security_policy_spec.as_ref())
     {
         default_pod_security(spec, job);
     }
