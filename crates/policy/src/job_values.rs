@@ -5,6 +5,7 @@ use crate::constraint::{Field, Value};
 use crate::duration::WallTime;
 use crate::quantity::Quantity;
 use crate::resources::{GPU, effective_request};
+use crate::violation::task_group_path;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as KubeQuantity;
 
 /// A job's value for one field.
@@ -73,7 +74,7 @@ pub(crate) fn gpu_model(spec: &BatchJobSpec) -> Reading {
 
 /// Where a field lives in the job, for violation paths.
 pub(crate) fn field_path(group_index: usize, field: Field) -> String {
-    let tg = format!("spec.taskGroups[{group_index}]");
+    let tg = task_group_path(group_index);
     match field {
         Field::WallTime => format!("{tg}.maxWallTime"),
         Field::RetryLimit => format!("{tg}.retryLimit"),

@@ -105,6 +105,16 @@ pub struct Violation {
     pub message: String,
 }
 
+/// The path of task group `index` of a job, e.g. `spec.taskGroups[0]`.
+pub(crate) fn task_group_path(index: usize) -> String {
+    format!("spec.taskGroups[{index}]")
+}
+
+/// The path of the pod spec of task group `index`, e.g. `spec.taskGroups[0].template.spec`.
+pub(crate) fn pod_spec_path(index: usize) -> String {
+    format!("spec.taskGroups[{index}].template.spec")
+}
+
 impl Violation {
     /// A violation of `reason` at `field`.
     pub fn new(field: impl Into<String>, reason: Reason, message: impl Into<String>) -> Self {

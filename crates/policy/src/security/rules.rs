@@ -3,7 +3,7 @@
 use super::containers::{ContainerView, containers};
 use super::volumes::volume_types;
 use crate::api::{BatchJob, IdRange, IdRule, SecurityPolicySpec};
-use crate::violation::{Reason, Violations};
+use crate::violation::{Reason, Violations, pod_spec_path};
 use k8s_openapi::api::core::v1::{PodSecurityContext, PodSpec};
 
 /// Every way the job's pod templates break `policy` (the spec of user context `context`),
@@ -56,7 +56,7 @@ fn ranges_text(ranges: &[IdRange]) -> String {
 impl Check<'_> {
     /// The pod spec's path, e.g. `spec.taskGroups[0].template.spec`.
     fn at(&self) -> String {
-        format!("spec.taskGroups[{}].template.spec", self.group_index)
+        pod_spec_path(self.group_index)
     }
 
     /// A field of the pod's security context.

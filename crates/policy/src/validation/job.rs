@@ -4,7 +4,7 @@ use crate::api::{BatchJobSpec, BatchNodeSelectorRequirement, TaskGroup};
 use crate::duration::WallTime;
 use crate::names::{dns1123_label_problem, dns1123_subdomain_problem};
 use crate::resources::resource_problems;
-use crate::violation::{Reason, Violations};
+use crate::violation::{Reason, Violations, pod_spec_path, task_group_path};
 use std::collections::HashSet;
 
 /// Most tasks in one task group.
@@ -68,7 +68,7 @@ fn validate_task_group<'a>(
     v: &mut Violations,
 ) {
     // Paths are only written for violations: this runs on every admission.
-    let at = || format!("spec.taskGroups[{i}]");
+    let at = || task_group_path(i);
     if let Some(why) = dns1123_label_problem(&group.name) {
         let reason = if group.name.is_empty() {
             Reason::Required
@@ -132,7 +132,7 @@ fn validate_task_group<'a>(
 }
 
 fn validate_template(i: usize, group: &TaskGroup, v: &mut Violations) {
-    let at = || format!("spec.taskGroups[{i}].template.spec");
+    let at = || pod_spec_path(i);
     let Some(spec) = group.template.spec.as_ref() else {
         v.push(
             at(),

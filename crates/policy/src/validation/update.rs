@@ -1,7 +1,7 @@
 //! What may change after a BatchJob is created: `userCommand` and metadata, nothing else.
 
 use crate::api::{BatchJob, SUBMITTED_BY_ANNOTATION};
-use crate::violation::{Reason, Violations};
+use crate::violation::{Reason, Violations, task_group_path};
 
 /// Checks an UPDATE of a BatchJob as a pure function of the stored and the new object.
 ///
@@ -57,7 +57,7 @@ fn changed_fields(old: &crate::api::BatchJobSpec, new: &crate::api::BatchJobSpec
     } else {
         for (i, (a, b)) in old.task_groups.iter().zip(&new.task_groups).enumerate() {
             if a != b {
-                fields.push(format!("spec.taskGroups[{i}]"));
+                fields.push(task_group_path(i));
             }
         }
     }
