@@ -193,20 +193,22 @@ fn pod_spec(
     before: PodParts,
     after: &PodSpec,
 ) -> Result<(), PatchError> {
-    containers(
-        patch,
-        at,
-        "containers",
-        Some(before.containers),
-        Some(&after.containers),
-    )?;
-    containers(
-        patch,
-        at,
-        "initContainers",
-        before.init_containers,
-        after.init_containers.as_ref(),
-    )?;
+    let lists = [
+        (
+            "containers",
+            Some(before.containers),
+            Some(&after.containers),
+        ),
+        (
+            "initContainers",
+            before.init_containers,
+            after.init_containers.as_ref(),
+        ),
+    ];
+    for (list, b, a) in lists {
+        containers(patch, at, list, b, a)?;
+    }
+    // Of another type, so outside the loop.
     containers(
         patch,
         at,
@@ -274,7 +276,7 @@ fn containers<C: DefaultedContainer>(
         (Some(before), Some(after)) if before.len() == after.len() => at.in_member(list, |at| {
             for (j, (b, a)) in before.into_iter().zip(after).enumerate() {
                 at.in_item(j, |at| {
-                    container_resources(patch, at, b.resources, a.resources())?;
+                    container_resources(patch, at, &b.resources, a.resources())?;
                     patch.member(
                         at,
                         "securityContext",
@@ -295,10 +297,10 @@ fn containers<C: DefaultedContainer>(
 fn container_resources(
     patch: &mut Builder,
     at: &mut Pointer,
-    before: Option<ResourceRequirements>,
+    before: &Option<ResourceRequirements>,
     after: &Option<ResourceRequirements>,
 ) -> Result<(), serde_json::Error> {
-    match (&before, after) {
+    match (before, after) {
         (Some(before), Some(after)) if before.claims == after.claims => {
             at.in_member("resources", |at| {
                 for (name, before, after) in [
@@ -315,7 +317,7 @@ fn container_resources(
                 Ok(())
             })
         }
-        _ => patch.member(at, "resources", &before, after),
+        _ => patch.member(at, "resources", before, after),
     }
 }
 
