@@ -7,8 +7,8 @@
 
 use crate::context::{Context, Error};
 use kbatch_policy::api::{
-    BatchBudget, BatchCostModel, BatchJobConstraint, BatchPriority, BatchQueue, IN_USE_FINALIZER,
-    Kind,
+    BatchBudget, BatchCostModel, BatchJobConstraint, BatchPriority, BatchQueue, DEFAULT_NAMESPACE,
+    IN_USE_FINALIZER, Kind,
 };
 use kbatch_policy::references::guard_delete;
 use kube::api::{Patch, PatchParams};
@@ -55,7 +55,7 @@ cluster_scoped!(
 impl Guarded for BatchQueue {
     const KIND: Kind = Kind::BatchQueue;
     fn api(client: kube::Client, namespace: Option<&str>) -> Api<Self> {
-        Api::namespaced(client, namespace.unwrap_or("default"))
+        Api::namespaced(client, namespace.unwrap_or(DEFAULT_NAMESPACE))
     }
 }
 

@@ -3,7 +3,9 @@
 
 use crate::context::Error;
 use k8s_openapi::api::batch::v1::Job;
-use kbatch_policy::api::{BatchBudget, BatchBudgetStatus, BatchJob, BatchJobStatus};
+use kbatch_policy::api::{
+    BatchBudget, BatchBudgetStatus, BatchJob, BatchJobStatus, DEFAULT_NAMESPACE,
+};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
@@ -85,7 +87,9 @@ pub async fn write_budget_status(
 
 /// Creates `job` unless a Job of that name exists (409 AlreadyExists is success).
 pub async fn create_job(client: &kube::Client, job: &Job) -> Result<(), Error> {
-    let ns = job.namespace().unwrap_or_else(|| "default".to_owned());
+    let ns = job
+        .namespace()
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
     let api: Api<Job> = Api::namespaced(client.clone(), &ns);
     match api.create(&PostParams::default(), job).await {
         Ok(_) => Ok(()),

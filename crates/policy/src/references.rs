@@ -1,6 +1,6 @@
 //! Who refers to whom: deletion guards, and no new references to objects being deleted.
 
-use crate::api::{BatchBudgetSpec, BatchQueueSpec, Kind};
+use crate::api::{BatchBudgetSpec, BatchQueueSpec, DEFAULT_NAMESPACE, Kind};
 use crate::snapshot::{Entry, PolicySet};
 use crate::violation::{Reason, Violations};
 use kube::ResourceExt;
@@ -37,7 +37,7 @@ pub fn guard_delete(
             .map(|b| format!("BatchBudget {}", b.name_any()))
             .collect(),
         Kind::BatchQueue => {
-            let namespace = namespace.unwrap_or("default");
+            let namespace = namespace.unwrap_or(DEFAULT_NAMESPACE);
             policy
                 .jobs_in(namespace)
                 .filter(|(_, job)| job.queue == name && job.is_unfinished())

@@ -6,7 +6,7 @@
 
 use crate::api::{
     BatchBudget, BatchCostModel, BatchJob, BatchJobConstraint, BatchPriority, BatchQueue,
-    BatchUserContext, JobPhase,
+    BatchUserContext, DEFAULT_NAMESPACE, JobPhase,
 };
 use crate::constraint::ConstraintSet;
 use crate::namespaced::Namespaced;
@@ -76,7 +76,7 @@ pub struct PolicySet {
 }
 
 fn namespace_of(namespace: Option<String>) -> String {
-    namespace.unwrap_or_else(|| "default".to_owned())
+    namespace.unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned())
 }
 
 fn deleting(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> bool {

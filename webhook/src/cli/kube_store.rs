@@ -5,7 +5,7 @@ use futures::StreamExt;
 use kbatch_admission::AdmissionConfig;
 use kbatch_policy::api::{
     BatchBudget, BatchCostModel, BatchJob, BatchJobConstraint, BatchPriority, BatchQueue,
-    BatchUserContext, Kind,
+    BatchUserContext, DEFAULT_NAMESPACE, Kind,
 };
 use kbatch_policy::snapshot::PolicySet;
 use kube::runtime::WatchStreamExt;
@@ -72,7 +72,8 @@ trait Indexed:
 }
 
 fn ns(o: &impl ResourceExt) -> String {
-    o.namespace().unwrap_or_else(|| "default".to_owned())
+    o.namespace()
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned())
 }
 
 impl Indexed for BatchJob {

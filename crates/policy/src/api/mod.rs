@@ -39,6 +39,11 @@ pub const VERSION: &str = "v1beta1";
 /// `apiVersion` of every kbatch object.
 pub const API_VERSION: &str = "kbatch.k8s.io/v1beta1";
 
+/// The namespace of a namespaced object whose manifest names none, as `kubectl` and the API
+/// server read it. Objects decoded from files or tests may lack one; the API server always
+/// fills it in.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
 /// Annotation in which the mutating webhook records the authenticated creator of a BatchJob.
 ///
 /// Users cannot forge it: the validating webhook refuses a CREATE whose value differs from the
