@@ -9,6 +9,7 @@
 
 mod admission;
 mod certs;
+mod deploy;
 mod https;
 mod probes;
 mod rotation;
