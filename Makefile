@@ -3,8 +3,11 @@ CARGO ?= cargo
 KBATCH := $(CARGO) run --quiet --bin kbatch --
 CERTS_DIR ?= certs
 POLICY_DIR ?= manifests/examples
+# The image the Deployments in manifests/deploy name; `make image IMAGE=...` for your registry.
+IMAGE ?= ghcr.io/kbatch/kbatch:0.1.0
+CONTAINER_ENGINE ?= docker
 
-.PHONY: run test lint fmt doc unit bench bench-policy bench-load manifests certs check-examples clean help
+.PHONY: run test lint fmt doc unit bench bench-policy bench-load manifests certs image check-examples clean help
 
 help:
 	@echo "make run        serve the webhook on https://127.0.0.1:8443 with $(POLICY_DIR) (dev certs made if missing)"
@@ -12,6 +15,7 @@ help:
 	@echo "make bench      criterion benchmarks and the HTTPS load harness (release build)"
 	@echo "make manifests  regenerate manifests/crds from the Rust types"
 	@echo "make certs      dev certificates + webhook configurations with their caBundle"
+	@echo "make image      the container image $(IMAGE) (CONTAINER_ENGINE=$(CONTAINER_ENGINE))"
 
 run: $(CERTS_DIR)/tls.crt
 	@echo "Serving $(POLICY_DIR) on https://127.0.0.1:8443 (probes and /metrics on http://127.0.0.1:8080)."
@@ -58,6 +62,9 @@ bench-load:
 
 manifests:
 	$(KBATCH) crds > manifests/crds/kbatch.k8s.io.yaml
+
+image:
+	$(CONTAINER_ENGINE) build -t $(IMAGE) .
 
 check-examples:
 	$(KBATCH) check --policy $(POLICY_DIR) $(POLICY_DIR)
