@@ -122,7 +122,9 @@ async fn recorded_rounds_over_http1_and_http2() {
         assert_eq!(answer["status"]["code"], 403);
         let message = answer["status"]["message"].as_str().unwrap();
         assert!(
-            message.contains("BatchPriority \"low\" is still in use"),
+            message.starts_with(
+                "BatchPriority \"low\" is refused: metadata.name: still in use by 4 referrers: "
+            ),
             "{message}"
         );
         assert!(message.contains("BatchQueue team-a/gpu"), "{message}");
