@@ -18,6 +18,7 @@
 //! Both readings skip `metadata.managedFields`, which no rule reads and which would cost a
 //! `serde_json::Value` tree on every request.
 
+use crate::map_only::MapOnly;
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EphemeralContainer, PodSecurityContext, PodSpec, PodTemplateSpec,
     ResourceRequirements, SecurityContext, Volume,
@@ -58,16 +59,16 @@ pub(crate) fn decode_job<'de, D: Deserializer<'de>>(
 /// required, status optional, apiVersion and kind not checked).
 #[derive(Deserialize)]
 struct JobParts<S> {
-    metadata: AdmittedMeta,
-    spec: S,
+    metadata: MapOnly<AdmittedMeta>,
+    spec: MapOnly<S>,
     status: Option<BatchJobStatus>,
 }
 
 impl<S: Into<BatchJobSpec>> JobParts<S> {
     fn into_job(self) -> BatchJob {
         BatchJob {
-            metadata: self.metadata.into(),
-            spec: self.spec.into(),
+            metadata: self.metadata.0.into(),
+            spec: self.spec.0.into(),
             status: self.status,
         }
     }
@@ -120,13 +121,13 @@ impl From<AdmittedMeta> for ObjectMeta {
 #[serde(rename_all = "camelCase")]
 struct AdmittedSpec {
     batch_queue_name: String,
-    task_groups: Vec<AdmittedTaskGroup>,
+    task_groups: Vec<MapOnly<AdmittedTaskGroup>>,
     #[serde(default)]
     dependencies: Vec<JobDependency>,
     #[serde(default)]
     user_command: Option<String>,
     #[serde(default)]
-    batch_node_selector: Option<BatchNodeSelector>,
+    batch_node_selector: Option<MapOnly<BatchNodeSelector>>,
 }
 
 impl From<AdmittedSpec> for BatchJobSpec {
@@ -134,10 +135,14 @@ impl From<AdmittedSpec> for BatchJobSpec {
         // Built without `..`: a new spec field does not compile until it is read here too.
         BatchJobSpec {
             batch_queue_name: spec.batch_queue_name,
-            task_groups: spec.task_groups.into_iter().map(TaskGroup::from).collect(),
+            task_groups: spec
+                .task_groups
+                .into_iter()
+                .map(|group| TaskGroup::from(group.0))
+                .collect(),
             dependencies: spec.dependencies,
             user_command: spec.user_command,
-            batch_node_selector: spec.batch_node_selector,
+            batch_node_selector: spec.batch_node_selector.map(|selector| selector.0),
         }
     }
 }
@@ -152,8 +157,8 @@ struct AdmittedTaskGroup {
     #[serde(default)]
     retry_limit: Option<i32>,
     #[serde(default)]
-    index_spec: Option<IndexSpec>,
-    template: AdmittedTemplate,
+    index_spec: Option<MapOnly<IndexSpec>>,
+    template: MapOnly<AdmittedTemplate>,
 }
 
 impl From<AdmittedTaskGroup> for TaskGroup {
@@ -162,11 +167,11 @@ impl From<AdmittedTaskGroup> for TaskGroup {
             name: group.name,
             max_wall_time: group.max_wall_time,
             retry_limit: group.retry_limit,
-            index_spec: group.index_spec,
+            index_spec: group.index_spec.map(|index| index.0),
             template: PodTemplateSpec {
                 // No rule reads the template's metadata.
                 metadata: None,
-                spec: group.template.spec.map(PodSpec::from),
+                spec: group.template.0.spec.map(|pod| PodSpec::from(pod.0)),
             },
         }
     }
@@ -175,7 +180,7 @@ impl From<AdmittedTaskGroup> for TaskGroup {
 /// `PodTemplateSpec`: its spec only.
 #[derive(Deserialize)]
 struct AdmittedTemplate {
-    spec: Option<AdmittedPodSpec>,
+    spec: Option<MapOnly<AdmittedPodSpec>>,
 }
 
 /// The `PodSpec` fields admission rules read: resources, security, host namespaces, volume
@@ -184,9 +189,9 @@ struct AdmittedTemplate {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AdmittedPodSpec {
-    containers: Option<Vec<AdmittedContainer>>,
-    init_containers: Option<Vec<AdmittedContainer>>,
-    ephemeral_containers: Option<Vec<AdmittedContainer>>,
+    containers: Option<Vec<MapOnly<AdmittedContainer>>>,
+    init_containers: Option<Vec<MapOnly<AdmittedContainer>>>,
+    ephemeral_containers: Option<Vec<MapOnly<AdmittedContainer>>>,
     restart_policy: Option<String>,
     resources: Option<ResourceRequirements>,
     security_context: Option<PodSecurityContext>,
@@ -205,14 +210,16 @@ impl From<AdmittedPodSpec> for PodSpec {
                 .containers
                 .unwrap_or_default()
                 .into_iter()
-                .map(Container::from)
+                .map(|c| Container::from(c.0))
                 .collect(),
             init_containers: pod
                 .init_containers
-                .map(|list| list.into_iter().map(Container::from).collect()),
-            ephemeral_containers: pod
-                .ephemeral_containers
-                .map(|list| list.into_iter().map(EphemeralContainer::from).collect()),
+                .map(|list| list.into_iter().map(|c| Container::from(c.0)).collect()),
+            ephemeral_containers: pod.ephemeral_containers.map(|list| {
+                list.into_iter()
+                    .map(|c| EphemeralContainer::from(c.0))
+                    .collect()
+            }),
             restart_policy: pod.restart_policy,
             resources: pod.resources,
             security_context: pod.security_context,

@@ -16,6 +16,7 @@
 mod admitted_job;
 mod decide;
 mod envelope;
+mod map_only;
 mod objects;
 mod patch;
 mod patch_text;

@@ -1,9 +1,11 @@
 //! The request's objects, typed by kind, and how they are decoded.
 
 use crate::admitted_job::{Reading, decode_job};
+use crate::map_only::MapOnly;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kbatch_policy::api::{
-    BatchBudget, BatchCostModel, BatchJob, BatchJobConstraint, BatchPriority, BatchQueue,
-    BatchUserContext, Kind,
+    BatchBudget, BatchBudgetSpec, BatchBudgetStatus, BatchCostModel, BatchJob, BatchJobConstraint,
+    BatchPriority, BatchQueue, BatchUserContext, Kind,
 };
 use kbatch_policy::{Reason, Violations};
 use serde::{Deserialize, Deserializer};
@@ -72,9 +74,29 @@ pub(crate) fn decode_typed<'de, D: Deserializer<'de>>(
         Kind::BatchQueue => boxed(deserializer, AnyObject::Queue),
         Kind::BatchPriority => boxed(deserializer, AnyObject::Priority),
         Kind::BatchJobConstraint => boxed(deserializer, AnyObject::Constraint),
-        Kind::BatchBudget => boxed(deserializer, AnyObject::Budget),
+        Kind::BatchBudget => Ok(Option::<BudgetParts>::deserialize(deserializer)?
+            .map(|parts| AnyObject::Budget(Box::new(parts.into())))),
         Kind::BatchCostModel => boxed(deserializer, AnyObject::CostModel),
         Kind::BatchUserContext => boxed(deserializer, AnyObject::UserContext),
+    }
+}
+
+/// A BatchBudget whose spec must be a JSON object: the mutating webhook patches a member of
+/// it. Shaped like the derived `BatchBudget` otherwise (apiVersion and kind not checked).
+#[derive(Deserialize)]
+struct BudgetParts {
+    metadata: ObjectMeta,
+    spec: MapOnly<BatchBudgetSpec>,
+    status: Option<BatchBudgetStatus>,
+}
+
+impl From<BudgetParts> for BatchBudget {
+    fn from(parts: BudgetParts) -> BatchBudget {
+        BatchBudget {
+            metadata: parts.metadata,
+            spec: parts.spec.0,
+            status: parts.status,
+        }
     }
 }
 

@@ -411,3 +411,49 @@ fn a_budget_without_a_start_time_starts_at_its_creation() {
     assert!(patch_of(&call(&policy, Endpoint::Mutate, &review).response).is_none());
     assert!(patch_of(&call(&policy, Endpoint::Mutate, &fixture(7)).response).is_none());
 }
+
+#[test]
+fn an_array_where_an_object_belongs_is_refused_not_patched() {
+    // Derived decoders read an array as a struct's fields in order; the API server calls the
+    // mutating webhook before its schema check, and a patch for an object would not apply.
+    for (n, at, field) in [
+        (7, "/request/object/spec", "spec"),
+        (19, "/request/object/metadata", "metadata"),
+        (19, "/request/object/spec", "spec"),
+        (
+            19,
+            "/request/object/spec/taskGroups/0",
+            "spec.taskGroups[0]",
+        ),
+        (
+            19,
+            "/request/object/spec/taskGroups/0/indexSpec",
+            "spec.taskGroups[0].indexSpec",
+        ),
+        (
+            19,
+            "/request/object/spec/taskGroups/0/template",
+            "spec.taskGroups[0].template",
+        ),
+        (
+            19,
+            "/request/object/spec/taskGroups/0/template/spec/containers/0",
+            "spec.taskGroups[0].template.spec.containers[0]",
+        ),
+    ] {
+        let mut review = fixture(n);
+        *review.pointer_mut(at).unwrap() = json!([]);
+        let answer = call(&policy(), Endpoint::Mutate, &review);
+        let status = &answer.response["status"];
+        assert_eq!(
+            answer.response["allowed"], false,
+            "{at}: {}",
+            answer.response
+        );
+        assert_eq!(status["code"], 422, "{at}");
+        let cause = &status["details"]["causes"][0];
+        assert_eq!(cause["field"], field, "{at}");
+        let message = cause["message"].as_str().unwrap();
+        assert!(message.contains("expected an object"), "{at}: {message}");
+    }
+}
