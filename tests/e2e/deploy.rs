@@ -54,19 +54,15 @@ fn rendered_webhooks(certs: &GeneratedCerts) -> Vec<Value> {
     )
 }
 
-/// The one document of `kind` named `name` among `documents`, decoded as the API server would.
+/// The one document of `kind` named `name` in `path`, decoded as the API server would.
 fn object<T: DeserializeOwned>(path: &str, kind: &str, name: &str) -> T {
-    find(documents(path), kind, name)
-}
-
-fn find<T: DeserializeOwned>(documents: Vec<Value>, kind: &str, name: &str) -> T {
-    let found: Vec<Value> = documents
+    let found: Vec<Value> = documents(path)
         .into_iter()
         .filter(|d| d["kind"] == kind && d["metadata"]["name"] == name)
         .collect();
-    assert_eq!(found.len(), 1, "one {kind} {name}");
+    assert_eq!(found.len(), 1, "{path}: one {kind} {name}");
     let document = found.into_iter().next().unwrap();
-    serde_json::from_value(document).unwrap_or_else(|e| panic!("{kind} {name}: {e}"))
+    serde_json::from_value(document).unwrap_or_else(|e| panic!("{path}: {kind} {name}: {e}"))
 }
 
 fn kustomization() -> Value {

@@ -239,10 +239,11 @@ fn replaced(review: &Value, at: &str, replacement: &str) -> String {
 }
 
 /// Puts each strange value at every place of the reviews `numbered` (`NNN.json`).
-fn damage_everywhere(numbered: &[usize]) {
+fn damage_everywhere(numbered: &[u32]) {
     let values = fixed_strange_values();
-    for &n in numbered {
-        let review: Value = serde_json::from_str(&REVIEWS[n - 1]).unwrap();
+    for n in numbered {
+        let text = std::fs::read_to_string(fixtures().join(format!("{n:03}.json"))).unwrap();
+        let review: Value = serde_json::from_str(&text).unwrap();
         let mut all = Vec::new();
         places(&review, "", &mut all);
         // Inside managedFields every place is skipped alike; the member itself is kept.
