@@ -1,5 +1,5 @@
-# The kbatch image the Deployments in manifests/deploy run (`make image`): one static-ish
-# binary, `kbatch`, on a distroless base with no shell, as the non-root user 65532.
+# The kbatch image the Deployments in manifests/deploy run (`make image`): the `kbatch`
+# binary alone on a distroless base with no shell, as the non-root user 65532.
 #
 # The binary links only glibc, libm and libgcc_s (TLS is rustls, no OpenSSL), which the
 # `cc` distroless image carries; both stages are Debian 12 so the glibc versions match.
