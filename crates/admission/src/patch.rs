@@ -233,22 +233,21 @@ fn pod_spec(
 
 /// A container of any of the three lists, as far as defaulting writes it.
 trait DefaultedContainer: Serialize + PartialEq {
-    fn copy_parts(&self) -> ContainerParts;
     fn resources(&self) -> &Option<ResourceRequirements>;
     fn security_context(&self) -> &Option<SecurityContext>;
+
+    fn copy_parts(&self) -> ContainerParts {
+        ContainerParts {
+            resources: self.resources().clone(),
+            security_context: self.security_context().clone(),
+        }
+    }
 }
 
 /// `Container` and `EphemeralContainer` are distinct types with the same two members.
 macro_rules! defaulted_container {
     ($type:ty) => {
         impl DefaultedContainer for $type {
-            fn copy_parts(&self) -> ContainerParts {
-                ContainerParts {
-                    resources: self.resources.clone(),
-                    security_context: self.security_context.clone(),
-                }
-            }
-
             fn resources(&self) -> &Option<ResourceRequirements> {
                 &self.resources
             }
