@@ -105,16 +105,6 @@ pub struct Violation {
     pub message: String,
 }
 
-/// The path of task group `index` of a job, e.g. `spec.taskGroups[0]`.
-pub(crate) fn task_group_path(index: usize) -> String {
-    format!("spec.taskGroups[{index}]")
-}
-
-/// The path of the pod spec of task group `index`, e.g. `spec.taskGroups[0].template.spec`.
-pub(crate) fn pod_spec_path(index: usize) -> String {
-    format!("spec.taskGroups[{index}].template.spec")
-}
-
 impl Violation {
     /// A violation of `reason` at `field`.
     pub fn new(field: impl Into<String>, reason: Reason, message: impl Into<String>) -> Self {
@@ -130,6 +120,16 @@ impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {} ({})", self.field, self.message, self.reason)
     }
+}
+
+/// The path of task group `index` of a job, e.g. `spec.taskGroups[0]`.
+pub(crate) fn task_group_path(index: usize) -> String {
+    format!("spec.taskGroups[{index}]")
+}
+
+/// The path of the pod spec of task group `index`, e.g. `spec.taskGroups[0].template.spec`.
+pub(crate) fn pod_spec_path(index: usize) -> String {
+    format!("{}.template.spec", task_group_path(index))
 }
 
 /// Every violation found in one object, in the order found.
