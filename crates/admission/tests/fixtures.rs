@@ -2,25 +2,12 @@
 //! does: mutate, apply the returned patch, validate.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{fixture, policy};
 use kbatch_admission::{AdmissionConfig, Endpoint, Outcome, review};
 use kbatch_policy::snapshot::PolicySet;
 use serde_json::{Value, json};
-use std::path::PathBuf;
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/admission")
-}
-
-fn fixture(n: u32) -> Value {
-    let text = std::fs::read_to_string(fixtures().join(format!("{n:03}.json"))).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn policy() -> PolicySet {
-    let text = std::fs::read_to_string(fixtures().join("objects-policy.yaml")).unwrap();
-    let docs = kbatch_manifests::parse_documents("objects-policy.yaml", &text).unwrap();
-    kbatch_manifests::policy_set(docs.iter().map(|d| d.object.as_ref().unwrap()))
-}
 
 struct Answer {
     outcome: Outcome,

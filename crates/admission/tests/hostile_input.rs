@@ -14,9 +14,9 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/admission")
-}
+mod common;
+
+use common::{fixture, fixtures, policy};
 
 /// Every recorded review (`NNN.json`), as text.
 static REVIEWS: LazyLock<Vec<String>> = LazyLock::new(|| {
@@ -36,11 +36,7 @@ static REVIEWS: LazyLock<Vec<String>> = LazyLock::new(|| {
 });
 
 /// The policy objects the recorded requests were made against: deciding reaches the rules.
-static POLICY: LazyLock<PolicySet> = LazyLock::new(|| {
-    let text = std::fs::read_to_string(fixtures().join("objects-policy.yaml")).unwrap();
-    let docs = kbatch_manifests::parse_documents("objects-policy.yaml", &text).unwrap();
-    kbatch_manifests::policy_set(docs.iter().map(|d| d.object.as_ref().unwrap()))
-});
+static POLICY: LazyLock<PolicySet> = LazyLock::new(policy);
 
 /// Decides `body` at both endpoints and checks the shape of each answer.
 fn decides_soundly(body: &[u8]) -> Result<(), TestCaseError> {
@@ -108,6 +104,12 @@ fn answered(endpoint: Endpoint, answer: &Value, sent: Option<&Value>) -> Result<
 }
 
 /// Every place in `value` a damage can go: JSON pointers to each value but the root.
+fn places_of(value: &Value) -> Vec<String> {
+    let mut all = Vec::new();
+    places(value, "", &mut all);
+    all
+}
+
 fn places(value: &Value, at: &str, out: &mut Vec<String>) {
     let mut visit = |child: &Value, token: &str| {
         let escaped = token.replace('~', "~0").replace('/', "~1");
@@ -184,8 +186,7 @@ proptest! {
         replacement in strange_json(),
     ) {
         let review: Value = serde_json::from_str(which.get::<String>(&REVIEWS)).unwrap();
-        let mut all = Vec::new();
-        places(&review, "", &mut all);
+        let all = places_of(&review);
         decides_soundly(replaced(&review, place.get::<String>(&all), &replacement).as_bytes())?;
     }
 
@@ -195,8 +196,7 @@ proptest! {
         place in any::<prop::sample::Index>(),
     ) {
         let mut review: Value = serde_json::from_str(which.get::<String>(&REVIEWS)).unwrap();
-        let mut all = Vec::new();
-        places(&review, "", &mut all);
+        let all = places_of(&review);
         let at = place.get(&all);
         let (parent, last) = at.rsplit_once('/').unwrap();
         match review.pointer_mut(parent).unwrap() {
@@ -242,10 +242,8 @@ fn replaced(review: &Value, at: &str, replacement: &str) -> String {
 fn damage_everywhere(numbered: &[u32]) {
     let values = fixed_strange_values();
     for n in numbered {
-        let text = std::fs::read_to_string(fixtures().join(format!("{n:03}.json"))).unwrap();
-        let review: Value = serde_json::from_str(&text).unwrap();
-        let mut all = Vec::new();
-        places(&review, "", &mut all);
+        let review = fixture(*n);
+        let all = places_of(&review);
         // Inside managedFields every place is skipped alike; the member itself is kept.
         for at in all.iter().filter(|at| !at.contains("/managedFields/")) {
             for value in &values {
@@ -277,8 +275,7 @@ fn every_recorded_review_is_a_place_for_damage() {
     assert!(REVIEWS.len() >= 40, "{} reviews", REVIEWS.len());
     for text in REVIEWS.iter() {
         let review: Value = serde_json::from_str(text).unwrap();
-        let mut all = Vec::new();
-        places(&review, "", &mut all);
+        let all = places_of(&review);
         assert!(all.len() > 10);
         assert!(!text.contains(MARK));
     }
