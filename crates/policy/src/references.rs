@@ -73,11 +73,9 @@ fn queues_where(policy: &PolicySet, matches: impl Fn(&BatchQueueSpec) -> bool) -
         .all_queues()
         .filter(|q| matches(&q.spec))
         .map(|q| {
-            format!(
-                "BatchQueue {}/{}",
-                q.namespace().unwrap_or_default(),
-                q.name_any()
-            )
+            // Named where the snapshot files it: a queue without a namespace is in `default`.
+            let namespace = q.metadata.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
+            format!("BatchQueue {namespace}/{}", q.name_any())
         })
         .collect()
 }
@@ -351,6 +349,18 @@ mod tests {
                 listed.join(", ")
             )
         );
+    }
+
+    #[test]
+    fn a_referring_queue_without_a_namespace_is_named_in_default() {
+        let mut set = PolicySet::new();
+        set.upsert_queue(object("BatchQueue", "q", json!({"batchPriorityName": "p"})));
+        let v = guard_delete(&set, Kind::BatchPriority, None, "p");
+        assert_eq!(
+            v.as_slice()[0].message,
+            "still in use by 1 referrer: BatchQueue default/q; remove those references first"
+        );
+        assert!(set.queue(DEFAULT_NAMESPACE, "q").is_some());
     }
 
     /// `set` with a priority, budget, cost model and constraint `old`, each being deleted.
