@@ -139,6 +139,55 @@ fn check_as_a_user_applies_their_context() {
 }
 
 #[test]
+fn check_refuses_a_job_and_leaves_out_a_policy_object_that_break_their_crd_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.yaml");
+    let examples = std::fs::read_to_string(repo().join("manifests/examples/policy.yaml")).unwrap();
+    std::fs::write(
+        &policy,
+        format!(
+            "{examples}---\napiVersion: kbatch.k8s.io/v1beta1\nkind: BatchPriority\n\
+             metadata: {{name: listed}}\nspec: [50, a list is not a spec]\n"
+        ),
+    )
+    .unwrap();
+    let job = dir.path().join("typo.yaml");
+    // Accepted as written but for `maxWalltime`, which typed decoding alone would drop, and
+    // then refuse the job for a missing `maxWallTime` the user did write.
+    std::fs::write(
+        &job,
+        "apiVersion: kbatch.k8s.io/v1beta1\nkind: BatchJob\n\
+         metadata: {name: typo, namespace: team-a}\n\
+         spec:\n  batchQueueName: default\n  taskGroups:\n  - name: g\n    maxWalltime: 30m\n\
+         \x20   template: {spec: {restartPolicy: Never, containers: [{name: c, image: i}]}}\n",
+    )
+    .unwrap();
+    let out = kbatch(&[
+        "check",
+        "--policy",
+        policy.to_str().unwrap(),
+        job.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "{}: <invalid>: spec.taskGroups[0].maxWalltime: unknown field (Invalid)\n",
+            job.display()
+        )
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "warning: {}:16: ignoring policy object: BatchPriority breaks its CRD schema: \
+             spec: must be of type object, not array (Invalid)",
+            policy.display()
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn unreadable_input_and_usage_errors_exit_2() {
     let out = kbatch(&[
         "check",

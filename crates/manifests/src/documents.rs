@@ -1,5 +1,7 @@
 //! One manifest text → typed objects, document by document.
 
+use crate::schema;
+use kbatch_policy::Violations;
 use kbatch_policy::api::{
     API_VERSION, BatchBudget, BatchCostModel, BatchJob, BatchJobConstraint, BatchPriority,
     BatchQueue, BatchUserContext, Kind,
@@ -52,6 +54,14 @@ pub enum DocumentError {
         api_version: String,
         /// The document's kind.
         kind: String,
+    },
+    /// A kbatch kind that breaks its CRD schema: the API server would refuse it as written.
+    #[error("{kind} breaks its CRD schema: {violations}")]
+    Invalid {
+        /// The kind it claims to be.
+        kind: Kind,
+        /// Every break, by field path.
+        violations: Violations,
     },
     /// A kbatch kind whose content does not decode.
     #[error("{kind} does not decode at {path}: {message}")]
@@ -111,6 +121,12 @@ fn decode(value: Value) -> Result<Object, DocumentError> {
             api_version,
             kind: kind_name,
         })?;
+    // The API server's schema check comes before anything reads the object; typed decoding
+    // alone would read a list as a struct and drop unknown fields without a word.
+    let violations = schema::check(kind, &value);
+    if !violations.is_empty() {
+        return Err(DocumentError::Invalid { kind, violations });
+    }
     Ok(match kind {
         Kind::BatchJob => Object::BatchJob(typed(kind, value)?),
         Kind::BatchQueue => Object::BatchQueue(typed(kind, value)?),

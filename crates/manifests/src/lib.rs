@@ -2,10 +2,13 @@
 //!
 //! Reads kbatch objects from manifest files: YAML or JSON, one or many documents per file,
 //! directories walked recursively in a stable order. Each document decodes on its own, so one
-//! bad document is reported with its path and index without hiding the others.
+//! bad document is reported with its path and index without hiding the others. A kbatch object
+//! is first checked against its CRD's schema, as the API server checks it, so that what this
+//! reads is what a cluster would accept.
 
 mod documents;
 mod files;
+mod schema;
 
 pub use documents::{Document, DocumentError, Object, parse_documents};
 pub use files::{LoadError, read_paths};
@@ -23,10 +26,13 @@ pub struct LoadedPolicy {
 }
 
 impl LoadedPolicy {
-    /// The kbatch documents that did not decode and were left out of the snapshot.
-    pub fn undecodable(&self) -> impl Iterator<Item = (&Document, &DocumentError)> {
+    /// The kbatch documents that broke their schema or did not decode, left out of the
+    /// snapshot (documents of other kinds are not listed).
+    pub fn unusable(&self) -> impl Iterator<Item = (&Document, &DocumentError)> {
         self.documents.iter().filter_map(|d| match &d.object {
-            Err(e @ DocumentError::Undecodable { .. }) => Some((d, e)),
+            Err(e @ (DocumentError::Invalid { .. } | DocumentError::Undecodable { .. })) => {
+                Some((d, e))
+            }
             _ => None,
         })
     }

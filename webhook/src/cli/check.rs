@@ -58,7 +58,7 @@ pub fn run(
 ) -> anyhow::Result<CheckOutcome> {
     let loaded = load_policy(&options.policy)
         .with_context(|| format!("reading policy objects from {}", options.policy.display()))?;
-    for (doc, e) in loaded.undecodable() {
+    for (doc, e) in loaded.unusable() {
         writeln!(
             err,
             "warning: {}: ignoring policy object: {e}",
@@ -89,6 +89,14 @@ pub fn run(
                         }
                     }
                 }
+            }
+            Err(DocumentError::Invalid {
+                kind: Kind::BatchJob,
+                violations,
+            }) => {
+                checked += 1;
+                refused += 1;
+                writeln!(out, "{at}: <invalid>: {violations}")?;
             }
             Err(DocumentError::Undecodable {
                 kind: Kind::BatchJob,

@@ -39,6 +39,11 @@ enum Command {
     Controller(controller::ControllerArgs),
     /// Apply the webhook's defaulting and validation to BatchJobs in YAML files, offline.
     ///
+    /// Every kbatch object read (jobs and policy) is first checked against its CRD schema, as
+    /// the API server checks it: types, required fields, enum values, unknown fields. A job that
+    /// breaks it is refused (`<invalid>`); a policy object that breaks it is left out, with a
+    /// warning.
+    ///
     /// Prints one line per refused job (`PATH[:DOC]: <name>: <reasons>`); exits 0 when every job
     /// is accepted, 1 when any is refused, 2 when the input cannot be read.
     #[command(after_help = "Examples:\n  \

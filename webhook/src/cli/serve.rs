@@ -50,7 +50,7 @@ pub struct ServeArgs {
 fn load_policy(dir: &std::path::Path) -> anyhow::Result<PolicySet> {
     let loaded = kbatch_manifests::load_policy(dir)
         .with_context(|| format!("loading policy objects from {}", dir.display()))?;
-    for (doc, e) in loaded.undecodable() {
+    for (doc, e) in loaded.unusable() {
         tracing::warn!(source = %doc.source, document = doc.index, "ignoring policy object: {e}");
     }
     tracing::info!(objects = loaded.documents.len(), dir = %dir.display(), "policy loaded");
