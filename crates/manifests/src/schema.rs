@@ -10,9 +10,11 @@
 //! Checked, as the API server does: each value's `type` (with `nullable`, and
 //! `x-kubernetes-int-or-string` taking any number as quantities do), `required` fields (a field the schema defaults is never
 //! missing), `enum` values, `minimum`/`maximum`, and fields the schema does not declare.
+//! The root `apiVersion`, `kind` and `metadata`, which CRD schemas leave to the API server, are
+//! checked as it checks them: two strings and an `ObjectMeta` (its schema is taken from the pod
+//! template's metadata in the BatchJob CRD, the same type).
 //! Not checked: `pattern` and `format` (only status fields carry them, and their typed decoders
-//! parse those values anyway), and `metadata`, which the API server validates as an
-//! `ObjectMeta` rather than through the CRD schema (typed decoding checks it here).
+//! parse those values anyway).
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
     JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
@@ -23,22 +25,52 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-/// Fields every object has that CRD schemas leave out; the API server checks them itself.
-const ROOT_FIELDS: [&str; 3] = ["apiVersion", "kind", "metadata"];
-
-/// The schema of each kind's served version, generated once from the types.
+/// The schema of each kind's served version, generated once from the types, with the root
+/// fields the API server adds to every CRD schema.
 fn schemas() -> &'static BTreeMap<String, JSONSchemaProps> {
     static SCHEMAS: OnceLock<BTreeMap<String, JSONSchemaProps>> = OnceLock::new();
     SCHEMAS.get_or_init(|| {
-        kbatch_policy::api::crds()
+        let mut schemas: BTreeMap<String, JSONSchemaProps> = kbatch_policy::api::crds()
             .into_iter()
             .filter_map(|crd| {
                 let kind = crd.spec.names.kind;
                 let version = crd.spec.versions.into_iter().next()?;
                 Some((kind, version.schema?.open_api_v3_schema?))
             })
-            .collect()
+            .collect();
+        let object_meta = schemas
+            .get(Kind::BatchJob.as_str())
+            .and_then(template_metadata)
+            .cloned();
+        for schema in schemas.values_mut() {
+            let string = JSONSchemaProps {
+                type_: Some("string".to_owned()),
+                ..JSONSchemaProps::default()
+            };
+            let metadata = object_meta.clone().unwrap_or_else(|| JSONSchemaProps {
+                type_: Some("object".to_owned()),
+                ..JSONSchemaProps::default()
+            });
+            let fields = schema.properties.get_or_insert_with(BTreeMap::new);
+            fields.insert("apiVersion".to_owned(), string.clone());
+            fields.insert("kind".to_owned(), string);
+            fields.insert("metadata".to_owned(), metadata);
+        }
+        schemas
     })
+}
+
+/// The schema of `spec.taskGroups[].template.metadata`: an `ObjectMeta`.
+fn template_metadata(job: &JSONSchemaProps) -> Option<&JSONSchemaProps> {
+    let groups = field(field(job, "spec")?, "taskGroups")?;
+    let Some(JSONSchemaPropsOrArray::Schema(group)) = &groups.items else {
+        return None;
+    };
+    field(field(group, "template")?, "metadata")
+}
+
+fn field<'a>(schema: &'a JSONSchemaProps, name: &str) -> Option<&'a JSONSchemaProps> {
+    schema.properties.as_ref()?.get(name)
 }
 
 /// Every way `object` (a whole document of `kind`) breaks its CRD schema, by field path.
@@ -60,7 +92,7 @@ pub(crate) fn check(kind: Kind, object: &Value) -> Violations {
         violations: &mut violations,
         path: String::new(),
     };
-    walk.fields(schema, fields, &ROOT_FIELDS);
+    walk.fields(schema, fields);
     violations
 }
 
@@ -148,7 +180,7 @@ impl Walk<'_> {
             self.range(schema, number);
         }
         match value {
-            Value::Object(fields) => self.fields(schema, fields, &[]),
+            Value::Object(fields) => self.fields(schema, fields),
             Value::Array(items) => {
                 if let Some(JSONSchemaPropsOrArray::Schema(item)) = &schema.items {
                     for (index, value) in items.iter().enumerate() {
@@ -179,13 +211,8 @@ impl Walk<'_> {
         }
     }
 
-    /// Checks the members of an object; `unchecked` are names the schema leaves to others.
-    fn fields(
-        &mut self,
-        schema: &JSONSchemaProps,
-        fields: &Map<String, Value>,
-        unchecked: &[&str],
-    ) {
+    /// Checks the members of an object.
+    fn fields(&mut self, schema: &JSONSchemaProps, fields: &Map<String, Value>) {
         let declared = schema.properties.as_ref();
         let others = match &schema.additional_properties {
             Some(JSONSchemaPropsOrBool::Schema(others)) => Others::Schema(others),
@@ -198,9 +225,6 @@ impl Walk<'_> {
             None => Others::Unknown,
         };
         for (name, value) in fields {
-            if unchecked.contains(&name.as_str()) {
-                continue;
-            }
             match (declared.and_then(|d| d.get(name)), others) {
                 // The API server prunes a `null` the schema does not allow: as if absent.
                 (Some(field), _) if value.is_null() && field.nullable != Some(true) => {}

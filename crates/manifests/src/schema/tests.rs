@@ -98,6 +98,20 @@ fn each_break_of_the_schema_is_named_by_its_field() {
             "unknown field",
         ),
         (
+            "an unknown field of the metadata (an ObjectMeta, which the CRD schema leaves out)",
+            job_with("/metadata/someday", Some(json!(["anything"]))),
+            "metadata.someday",
+            Reason::Invalid,
+            "unknown field",
+        ),
+        (
+            "a label that is not a string",
+            job_with("/metadata/labels", Some(json!({"tier": 1}))),
+            "metadata.labels[tier]",
+            Reason::Invalid,
+            "must be of type string, not integer",
+        ),
+        (
             "a required field left out",
             job_with("/spec/batchQueueName", None),
             "spec.batchQueueName",
@@ -221,10 +235,6 @@ fn what_the_api_server_accepts_passes() {
                 &format!("{CONTAINER}/resources/limits/cpu"),
                 Some(json!("500m")),
             ),
-        ),
-        (
-            "metadata is the API server's own business, not the CRD schema's",
-            job_with("/metadata/someday", Some(json!(["anything"]))),
         ),
         (
             "a free-form object (managedFields' fieldsV1) holds anything",
