@@ -8,11 +8,12 @@
 //! field validation).
 //!
 //! Checked, as the API server does: each value's `type` (with `nullable`, and
-//! `x-kubernetes-int-or-string` taking any number as quantities do), `required` fields (a field the schema defaults is never
-//! missing), `enum` values, `minimum`/`maximum`, and fields the schema does not declare.
-//! The root `apiVersion`, `kind` and `metadata`, which CRD schemas leave to the API server, are
-//! checked as it checks them: two strings and an `ObjectMeta` (its schema is taken from the pod
-//! template's metadata in the BatchJob CRD, the same type).
+//! `x-kubernetes-int-or-string` taking any number, as quantities do), `required` fields (a
+//! field the schema defaults is never missing), `enum` values, `minimum`/`maximum`, and fields
+//! the schema does not declare. The root `apiVersion`, `kind` and `metadata`, which CRD schemas
+//! leave to the API server, are checked as it checks them: two strings and an `ObjectMeta`
+//! (whose schema is taken from the pod template's metadata in the BatchJob CRD, the same type).
+//!
 //! Not checked: `pattern` and `format` (only status fields carry them, and their typed decoders
 //! parse those values anyway).
 
@@ -80,19 +81,11 @@ pub(crate) fn check(kind: Kind, object: &Value) -> Violations {
         // Every kind has a CRD (`crds()` lists all seven, and a test holds that).
         return violations;
     };
-    let Some(fields) = object.as_object() else {
-        violations.push(
-            "",
-            Reason::Invalid,
-            format!("must be of type object, not {}", type_name(object)),
-        );
-        return violations;
-    };
     let mut walk = Walk {
         violations: &mut violations,
         path: String::new(),
     };
-    walk.fields(schema, fields);
+    walk.value(schema, object);
     violations
 }
 
