@@ -172,14 +172,14 @@ fn check_refuses_a_job_and_leaves_out_a_policy_object_that_break_their_crd_schem
     assert_eq!(
         stdout(&out),
         format!(
-            "{}: <invalid>: spec.taskGroups[0].maxWalltime: unknown field (Invalid)\n",
+            "{}: typo: spec.taskGroups[0].maxWalltime: unknown field (Invalid)\n",
             job.display()
         )
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(&format!(
-            "warning: {}:16: ignoring policy object: BatchPriority breaks its CRD schema: \
+            "warning: {}:16: ignoring policy object \"listed\": BatchPriority breaks its CRD schema: \
              spec: must be of type object, not array (Invalid)",
             policy.display()
         )),

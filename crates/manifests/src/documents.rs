@@ -82,6 +82,9 @@ pub struct Document {
     pub source: String,
     /// 1-based position among the file's non-empty documents.
     pub index: usize,
+    /// `metadata.name` (or `generateName` followed by `*`) as written, when it is a string:
+    /// names a document in messages even when it is not a usable object.
+    pub name: Option<String>,
     /// The object, or why it is not one.
     pub object: Result<Object, DocumentError>,
 }
@@ -98,9 +101,19 @@ pub fn parse_documents(source: &str, text: &str) -> Result<Vec<Document>, String
         .map(|(i, value)| Document {
             source: source.to_owned(),
             index: i + 1,
+            name: written_name(&value),
             object: decode(value),
         })
         .collect())
+}
+
+fn written_name(value: &Value) -> Option<String> {
+    let metadata = value.get("metadata")?;
+    match (metadata.get("name"), metadata.get("generateName")) {
+        (Some(Value::String(name)), _) => Some(name.clone()),
+        (_, Some(Value::String(prefix))) => Some(format!("{prefix}*")),
+        _ => None,
+    }
 }
 
 fn decode(value: Value) -> Result<Object, DocumentError> {
@@ -144,4 +157,29 @@ fn typed<T: DeserializeOwned>(kind: Kind, value: Value) -> Result<T, DocumentErr
         path: e.path().to_string(),
         message: e.inner().to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_document_is_named_as_written_even_when_it_is_not_usable() {
+        let head = "apiVersion: kbatch.k8s.io/v1beta1\nkind: BatchQueue\n";
+        for (metadata, name) in [
+            ("{name: q}", Some("q")),
+            ("{generateName: q-}", Some("q-*")),
+            ("{name: q, generateName: x-}", Some("q")),
+            ("{name: 7}", None),
+            ("{}", None),
+            ("[q]", None),
+        ] {
+            for spec in ["{}", "[]", "{bogus: 1}"] {
+                let text = format!("{head}metadata: {metadata}\nspec: {spec}\n");
+                let docs = parse_documents("t.yaml", &text).unwrap();
+                assert_eq!(docs[0].name.as_deref(), name, "{text}");
+            }
+        }
+    }
 }

@@ -61,8 +61,9 @@ pub fn run(
     for (doc, e) in loaded.unusable() {
         writeln!(
             err,
-            "warning: {}: ignoring policy object: {e}",
-            location(doc, &loaded.documents)
+            "warning: {}: ignoring policy object {:?}: {e}",
+            location(doc, &loaded.documents),
+            doc.name.as_deref().unwrap_or("<unnamed>")
         )?;
     }
     let policy = loaded.policy;
@@ -96,7 +97,8 @@ pub fn run(
             }) => {
                 checked += 1;
                 refused += 1;
-                writeln!(out, "{at}: <invalid>: {violations}")?;
+                let name = doc.name.as_deref().unwrap_or("<unnamed>");
+                writeln!(out, "{at}: {name}: {violations}")?;
             }
             Err(DocumentError::Undecodable {
                 kind: Kind::BatchJob,
@@ -105,7 +107,8 @@ pub fn run(
             }) => {
                 checked += 1;
                 refused += 1;
-                writeln!(out, "{at}: <undecodable>: {path}: {message} (Undecodable)")?;
+                let name = doc.name.as_deref().unwrap_or("<unnamed>");
+                writeln!(out, "{at}: {name}: {path}: {message} (Undecodable)")?;
             }
             _ => {}
         }

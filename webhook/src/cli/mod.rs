@@ -41,8 +41,7 @@ enum Command {
     ///
     /// Every kbatch object read (jobs and policy) is first checked against its CRD schema, as
     /// the API server checks it: types, required fields, enum values, unknown fields. A job that
-    /// breaks it is refused (`<invalid>`); a policy object that breaks it is left out, with a
-    /// warning.
+    /// breaks it is refused; a policy object that breaks it is left out, with a warning.
     ///
     /// Prints one line per refused job (`PATH[:DOC]: <name>: <reasons>`); exits 0 when every job
     /// is accepted, 1 when any is refused, 2 when the input cannot be read.

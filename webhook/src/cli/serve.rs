@@ -51,7 +51,12 @@ fn load_policy(dir: &std::path::Path) -> anyhow::Result<PolicySet> {
     let loaded = kbatch_manifests::load_policy(dir)
         .with_context(|| format!("loading policy objects from {}", dir.display()))?;
     for (doc, e) in loaded.unusable() {
-        tracing::warn!(source = %doc.source, document = doc.index, "ignoring policy object: {e}");
+        tracing::warn!(
+            source = %doc.source,
+            document = doc.index,
+            name = doc.name.as_deref().unwrap_or("<unnamed>"),
+            "ignoring policy object: {e}"
+        );
     }
     tracing::info!(objects = loaded.documents.len(), dir = %dir.display(), "policy loaded");
     Ok(loaded.policy)
