@@ -63,7 +63,7 @@ pub fn run(
             err,
             "warning: {}: ignoring policy object {:?}: {e}",
             location(doc, &loaded.documents),
-            doc.name.as_deref().unwrap_or("<unnamed>")
+            label(doc)
         )?;
     }
     let policy = loaded.policy;
@@ -73,6 +73,7 @@ pub fn run(
     let mut accepted_yaml = Vec::new();
     for doc in &docs {
         let at = location(doc, &docs);
+        let name = label(doc);
         match &doc.object {
             Ok(Object::BatchJob(job)) => {
                 checked += 1;
@@ -80,13 +81,9 @@ pub fn run(
                     Ok(defaulted) => accepted_yaml.push(defaulted),
                     Err(violations) => {
                         refused += 1;
-                        writeln!(out, "{at}: {}: {violations}", job_label(job))?;
+                        writeln!(out, "{at}: {name}: {violations}")?;
                         for queue in accepting_queues(options, &policy, job) {
-                            writeln!(
-                                out,
-                                "{at}: {}: hint: queue {queue:?} accepts this job",
-                                job_label(job)
-                            )?;
+                            writeln!(out, "{at}: {name}: hint: queue {queue:?} accepts this job")?;
                         }
                     }
                 }
@@ -97,7 +94,6 @@ pub fn run(
             }) => {
                 checked += 1;
                 refused += 1;
-                let name = doc.name.as_deref().unwrap_or("<unnamed>");
                 writeln!(out, "{at}: {name}: {violations}")?;
             }
             Err(DocumentError::Undecodable {
@@ -107,7 +103,6 @@ pub fn run(
             }) => {
                 checked += 1;
                 refused += 1;
-                let name = doc.name.as_deref().unwrap_or("<unnamed>");
                 writeln!(out, "{at}: {name}: {path}: {message} (Undecodable)")?;
             }
             _ => {}
@@ -142,12 +137,9 @@ fn location(doc: &Document, all: &[Document]) -> String {
     }
 }
 
-fn job_label(job: &BatchJob) -> String {
-    match (&job.metadata.name, &job.metadata.generate_name) {
-        (Some(name), _) => name.clone(),
-        (None, Some(prefix)) => format!("{prefix}*"),
-        (None, None) => "<unnamed>".to_owned(),
-    }
+/// The document's name as written (`generateName` followed by `*` without one).
+fn label(doc: &Document) -> &str {
+    doc.name.as_deref().unwrap_or("<unnamed>")
 }
 
 /// Other queues of the job's namespace that would accept it unchanged.
