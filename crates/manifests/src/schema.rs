@@ -147,7 +147,7 @@ impl Walk<'_> {
             Some("object") => value.is_object(),
             Some("array") => value.is_array(),
             Some("string") => value.is_string(),
-            Some("integer") => is_integer(value),
+            Some("integer") => value.is_i64() || value.is_u64(),
             Some("number") => value.is_number(),
             Some("boolean") => value.is_boolean(),
             // Untyped: `x-kubernetes-preserve-unknown-fields`, anything goes.
@@ -219,8 +219,7 @@ impl Walk<'_> {
         };
         for (name, value) in fields {
             match (declared.and_then(|d| d.get(name)), others) {
-                // The API server prunes a `null` the schema does not allow: as if absent.
-                (Some(field), _) if value.is_null() && field.nullable != Some(true) => {}
+                (Some(field), _) if pruned(field, value) => {}
                 (Some(field), _) => self.at(Step::Field(name), |walk| walk.value(field, value)),
                 (None, Others::Schema(others)) => {
                     self.at(Step::Key(name), |walk| walk.value(others, value));
@@ -232,15 +231,12 @@ impl Walk<'_> {
             }
         }
         for name in schema.required.iter().flatten() {
-            let present = fields.get(name).is_some_and(|value| {
-                !value.is_null()
-                    || declared
-                        .and_then(|d| d.get(name))
-                        .is_some_and(|field| field.nullable == Some(true))
+            let field = declared.and_then(|d| d.get(name));
+            let present = fields.get(name).is_some_and(|value| match field {
+                Some(field) => !pruned(field, value),
+                None => !value.is_null(),
             });
-            let defaulted = declared
-                .and_then(|d| d.get(name))
-                .is_some_and(|field| field.default.is_some());
+            let defaulted = field.is_some_and(|field| field.default.is_some());
             if !present && !defaulted {
                 self.at(Step::Field(name), |walk| {
                     walk.push(Reason::Required, "required value".to_owned());
@@ -265,8 +261,10 @@ enum Others<'a> {
     Unknown,
 }
 
-fn is_integer(value: &Value) -> bool {
-    value.is_i64() || value.is_u64()
+/// Whether the API server prunes `value` of a declared `field`: a `null` the schema does not
+/// allow is dropped before validation, as if absent.
+fn pruned(field: &JSONSchemaProps, value: &Value) -> bool {
+    value.is_null() && field.nullable != Some(true)
 }
 
 fn expected(schema: &JSONSchemaProps, value: &Value) -> String {
