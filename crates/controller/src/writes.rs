@@ -4,7 +4,7 @@
 use crate::context::Error;
 use k8s_openapi::api::batch::v1::Job;
 use kbatch_policy::api::{
-    BatchBudget, BatchBudgetStatus, BatchJob, BatchJobStatus, DEFAULT_NAMESPACE,
+    BatchBudget, BatchBudgetStatus, BatchJob, BatchJobStatus, namespace_or_default,
 };
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
@@ -87,10 +87,7 @@ pub async fn write_budget_status(
 
 /// Creates `job` unless a Job of that name exists (409 AlreadyExists is success).
 pub async fn create_job(client: &kube::Client, job: &Job) -> Result<(), Error> {
-    let ns = job
-        .namespace()
-        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
-    let api: Api<Job> = Api::namespaced(client.clone(), &ns);
+    let api: Api<Job> = Api::namespaced(client.clone(), namespace_or_default(&job.metadata));
     match api.create(&PostParams::default(), job).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),

@@ -1,6 +1,6 @@
 //! Who refers to whom: deletion guards, and no new references to objects being deleted.
 
-use crate::api::{BatchBudgetSpec, BatchQueueSpec, DEFAULT_NAMESPACE, Kind};
+use crate::api::{BatchBudgetSpec, BatchQueueSpec, DEFAULT_NAMESPACE, Kind, namespace_or_default};
 use crate::snapshot::{Entry, PolicySet};
 use crate::violation::{Reason, Violations};
 use kube::ResourceExt;
@@ -74,7 +74,7 @@ fn queues_where(policy: &PolicySet, matches: impl Fn(&BatchQueueSpec) -> bool) -
         .filter(|q| matches(&q.spec))
         .map(|q| {
             // Named where the snapshot files it: a queue without a namespace is in `default`.
-            let namespace = q.metadata.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
+            let namespace = namespace_or_default(&q.metadata);
             format!("BatchQueue {namespace}/{}", q.name_any())
         })
         .collect()

@@ -6,11 +6,12 @@
 
 use crate::api::{
     BatchBudget, BatchCostModel, BatchJob, BatchJobConstraint, BatchPriority, BatchQueue,
-    BatchUserContext, DEFAULT_NAMESPACE, JobPhase,
+    BatchUserContext, JobPhase, namespace_or_default,
 };
 use crate::constraint::ConstraintSet;
 use crate::namespaced::Namespaced;
 use crate::violation::Violations;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 use std::collections::BTreeMap;
 
@@ -75,11 +76,11 @@ pub struct PolicySet {
     unfinished_jobs: usize,
 }
 
-fn namespace_of(namespace: Option<String>) -> String {
-    namespace.unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned())
+fn namespace_of(meta: &ObjectMeta) -> String {
+    namespace_or_default(meta).to_owned()
 }
 
-fn deleting(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> bool {
+fn deleting(meta: &ObjectMeta) -> bool {
     meta.deletion_timestamp.is_some()
 }
 
@@ -93,7 +94,7 @@ impl PolicySet {
     pub fn upsert_queue(&mut self, q: BatchQueue) {
         let deleting = deleting(&q.metadata);
         self.queues.insert(
-            namespace_of(q.namespace()),
+            namespace_of(&q.metadata),
             q.name_any(),
             Entry {
                 object: q,
@@ -106,7 +107,7 @@ impl PolicySet {
     pub fn upsert_user_context(&mut self, c: BatchUserContext) {
         let deleting = deleting(&c.metadata);
         self.user_contexts.insert(
-            namespace_of(c.namespace()),
+            namespace_of(&c.metadata),
             c.name_any(),
             Entry {
                 object: c,
@@ -171,7 +172,7 @@ impl PolicySet {
         let unfinished = summary.is_unfinished();
         if let Some(old) = self
             .jobs
-            .insert(namespace_of(job.namespace()), job.name_any(), summary)
+            .insert(namespace_of(&job.metadata), job.name_any(), summary)
             && old.is_unfinished()
         {
             self.unfinished_jobs -= 1;

@@ -2,7 +2,7 @@
 //! validation against them. The webhook's mutate and validate calls and `kbatch check` all
 //! run exactly these functions.
 
-use crate::api::{BatchJob, DEFAULT_NAMESPACE};
+use crate::api::{BatchJob, namespace_or_default};
 use crate::constraint::{ConstraintSet, Field};
 use crate::dependency::find_cycle;
 use crate::job_values::{
@@ -26,12 +26,9 @@ const PER_GROUP_FIELDS: [Field; 5] = [
     Field::RetryLimit,
 ];
 
-/// The namespace a job is submitted in ([`DEFAULT_NAMESPACE`] when the manifest names none).
+/// The namespace a job is submitted in ([`namespace_or_default`] of its metadata).
 pub fn job_namespace(job: &BatchJob) -> &str {
-    job.metadata
-        .namespace
-        .as_deref()
-        .unwrap_or(DEFAULT_NAMESPACE)
+    namespace_or_default(&job.metadata)
 }
 
 /// The constraint objects of the job's queue that parse, in the queue's order.

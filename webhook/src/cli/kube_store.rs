@@ -5,7 +5,7 @@ use futures::StreamExt;
 use kbatch_admission::AdmissionConfig;
 use kbatch_policy::api::{
     BatchBudget, BatchCostModel, BatchJob, BatchJobConstraint, BatchPriority, BatchQueue,
-    BatchUserContext, DEFAULT_NAMESPACE, Kind,
+    BatchUserContext, Kind, namespace_or_default,
 };
 use kbatch_policy::snapshot::PolicySet;
 use kube::runtime::WatchStreamExt;
@@ -72,8 +72,7 @@ trait Indexed:
 }
 
 fn ns(o: &impl ResourceExt) -> String {
-    o.namespace()
-        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned())
+    namespace_or_default(o.meta()).to_owned()
 }
 
 impl Indexed for BatchJob {

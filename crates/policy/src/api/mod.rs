@@ -44,6 +44,22 @@ pub const API_VERSION: &str = "kbatch.k8s.io/v1beta1";
 /// fills it in.
 pub const DEFAULT_NAMESPACE: &str = "default";
 
+/// The namespace an object is in: its own, or [`DEFAULT_NAMESPACE`] when it names none.
+///
+/// ```
+/// use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+/// use kbatch_policy::api::namespace_or_default;
+///
+/// assert_eq!(namespace_or_default(&ObjectMeta::default()), "default");
+/// let meta = ObjectMeta { namespace: Some("team-a".into()), ..ObjectMeta::default() };
+/// assert_eq!(namespace_or_default(&meta), "team-a");
+/// ```
+pub fn namespace_or_default(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> &str {
+    meta.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE)
+}
+
 /// Annotation in which the mutating webhook records the authenticated creator of a BatchJob.
 ///
 /// Users cannot forge it: the validating webhook refuses a CREATE whose value differs from the
