@@ -15,8 +15,11 @@ use std::path::PathBuf;
 use std::sync::LazyLock;
 
 mod common;
+#[path = "../../../tests/support/json_places.rs"]
+mod json_places;
 
 use common::{fixture, fixtures, policy};
+use json_places::places_of;
 
 /// Every recorded review (`NNN.json`), as text.
 static REVIEWS: LazyLock<Vec<String>> = LazyLock::new(|| {
@@ -101,30 +104,6 @@ fn answered(endpoint: Endpoint, answer: &Value, sent: Option<&Value>) -> Result<
         }
     }
     Ok(())
-}
-
-/// Every place in `value` a damage can go: JSON pointers to each value but the root.
-fn places_of(value: &Value) -> Vec<String> {
-    let mut all = Vec::new();
-    places(value, "", &mut all);
-    all
-}
-
-fn places(value: &Value, at: &str, out: &mut Vec<String>) {
-    let mut visit = |child: &Value, token: &str| {
-        let escaped = token.replace('~', "~0").replace('/', "~1");
-        let path = format!("{at}/{escaped}");
-        out.push(path.clone());
-        places(child, &path, out);
-    };
-    match value {
-        Value::Object(members) => members.iter().for_each(|(k, v)| visit(v, k)),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .for_each(|(i, v)| visit(v, &i.to_string())),
-        _ => {}
-    }
 }
 
 /// Values unlike any a review holds, as JSON text: each is put at every place of some

@@ -11,6 +11,10 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
+#[path = "../../../tests/support/json_places.rs"]
+mod json_places;
+use json_places::places_of;
+
 /// Every kbatch object of the recordings (`objects-*.yaml`), as JSON values.
 static OBJECTS: LazyLock<Vec<Value>> = LazyLock::new(|| {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/admission");
@@ -27,27 +31,6 @@ static OBJECTS: LazyLock<Vec<Value>> = LazyLock::new(|| {
     assert!(objects.len() >= 10, "only {} objects", objects.len());
     objects
 });
-
-/// The JSON pointer of every value inside `value` but the root.
-fn places(value: &Value, at: &str, out: &mut Vec<String>) {
-    let children: Vec<(String, &Value)> = match value {
-        Value::Object(members) => members
-            .iter()
-            .map(|(k, v)| (k.replace('~', "~0").replace('/', "~1"), v))
-            .collect(),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (i.to_string(), v))
-            .collect(),
-        _ => return,
-    };
-    for (key, child) in children {
-        let here = format!("{at}/{key}");
-        places(child, &here, out);
-        out.push(here);
-    }
-}
 
 fn unlikely_values() -> Vec<Value> {
     vec![
@@ -140,8 +123,7 @@ fn read_soundly(damaged: &Value, at: &str) -> Result<(), TestCaseError> {
 fn every_unlikely_value_anywhere_is_read_soundly() {
     let values = unlikely_values();
     for object in OBJECTS.iter() {
-        let mut all = Vec::new();
-        places(object, "", &mut all);
+        let all = places_of(object);
         for at in &all {
             for value in &values {
                 let mut damaged = object.clone();
@@ -166,8 +148,7 @@ proptest! {
         pick in 0..3_usize,
     ) {
         let object = which.get(&OBJECTS);
-        let mut all = Vec::new();
-        places(object, "", &mut all);
+        let all = places_of(object);
         let at = place.get::<String>(&all);
         let mut damaged = object.clone();
         *damaged.pointer_mut(at).unwrap() = match pick {
