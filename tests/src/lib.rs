@@ -8,6 +8,8 @@
     clippy::unwrap_used
 )]
 
+pub mod cluster;
+
 use bytes::Bytes;
 use http::{Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full, combinators::BoxBody};

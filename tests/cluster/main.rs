@@ -1,0 +1,156 @@
+//! The cluster tests: kbatch installed on a real Kubernetes control plane (see
+//! `kbatch_e2e::cluster`), each scenario asserting what a user would see with kubectl.
+//!
+//! They need `KUBEBUILDER_ASSETS` (etcd, kube-apiserver, kube-controller-manager,
+//! kube-scheduler); without it every scenario is reported ignored, after one line saying why.
+//! One control plane is started for the whole run, at the first scenario, and stopped at the
+//! end, pass or fail; each scenario works in its own namespaces and policy objects.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_debug_implementations
+)]
+
+mod budgets;
+mod common;
+mod deletion_guards;
+mod dependencies;
+mod examples;
+mod placement;
+mod preemption;
+mod retries;
+mod terminate;
+mod unschedulable;
+mod webhook_down;
+
+use kbatch_e2e::cluster::{self, Cluster};
+use libtest_mimic::{Arguments, Failed, Trial};
+use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
+
+/// A scenario: runs against the shared cluster.
+type Scenario = fn(&Cluster) -> anyhow::Result<()>;
+
+/// Whether a scenario may share the installation with others, or changes it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sharing {
+    Shared,
+    Exclusive,
+}
+
+const SCENARIOS: &[(&str, Sharing, Scenario)] = &[
+    (
+        "examples::the_examples_apply_and_an_array_job_runs_to_success",
+        Sharing::Shared,
+        examples::the_examples_apply_and_an_array_job_runs_to_success,
+    ),
+    (
+        "unschedulable::a_job_no_node_can_hold_waits_ready_unbilled_and_unkilled",
+        Sharing::Shared,
+        unschedulable::a_job_no_node_can_hold_waits_ready_unbilled_and_unkilled,
+    ),
+    (
+        "retries::an_index_that_fails_twice_succeeds_on_its_third_attempt",
+        Sharing::Shared,
+        retries::an_index_that_fails_twice_succeeds_on_its_third_attempt,
+    ),
+    (
+        "retries::without_retries_the_job_fails_naming_the_index",
+        Sharing::Shared,
+        retries::without_retries_the_job_fails_naming_the_index,
+    ),
+    (
+        "preemption::a_preempted_task_does_not_consume_retries_with_restart_never",
+        Sharing::Shared,
+        preemption::a_preempted_task_does_not_consume_retries_with_restart_never,
+    ),
+    (
+        "preemption::a_preempted_task_does_not_consume_retries_with_restart_on_failure",
+        Sharing::Shared,
+        preemption::a_preempted_task_does_not_consume_retries_with_restart_on_failure,
+    ),
+    (
+        "placement::gpu_and_preemptible_selectors_put_pods_on_the_right_nodes",
+        Sharing::Shared,
+        placement::gpu_and_preemptible_selectors_put_pods_on_the_right_nodes,
+    ),
+    (
+        "dependencies::a_dependent_job_waits_then_starts_or_fails_by_type",
+        Sharing::Shared,
+        dependencies::a_dependent_job_waits_then_starts_or_fails_by_type,
+    ),
+    (
+        "budgets::windows_hold_the_reservation_then_exactly_the_actual_cost",
+        Sharing::Shared,
+        budgets::windows_hold_the_reservation_then_exactly_the_actual_cost,
+    ),
+    (
+        "budgets::a_job_over_budget_waits_until_the_window_is_raised",
+        Sharing::Shared,
+        budgets::a_job_over_budget_waits_until_the_window_is_raised,
+    ),
+    (
+        "terminate::the_submitter_terminates_and_is_refunded_another_user_is_refused",
+        Sharing::Shared,
+        terminate::the_submitter_terminates_and_is_refunded_another_user_is_refused,
+    ),
+    (
+        "deletion_guards::objects_in_use_cannot_be_deleted_and_finalizers_go_once_unused",
+        Sharing::Shared,
+        deletion_guards::objects_in_use_cannot_be_deleted_and_finalizers_go_once_unused,
+    ),
+    (
+        "webhook_down::with_the_webhook_down_batchjobs_fail_closed_and_nothing_else_does",
+        Sharing::Exclusive,
+        webhook_down::with_the_webhook_down_batchjobs_fail_closed_and_nothing_else_does,
+    ),
+];
+
+fn main() -> ExitCode {
+    let mut args = Arguments::from_args();
+    // Scenarios mostly wait for controllers: run several at once unless told otherwise.
+    args.test_threads.get_or_insert(6);
+    let assets = cluster::assets();
+    if let Err(reason) = &assets {
+        println!("cluster tests skipped: {reason}");
+    }
+    // Started by the first scenario that runs (none when the filter selects none), dropped
+    // (every process stopped) once all have run.
+    let shared: Arc<OnceLock<Result<Cluster, String>>> = Arc::new(OnceLock::new());
+    let trials = SCENARIOS
+        .iter()
+        .map(|&(name, sharing, scenario)| {
+            let shared = Arc::clone(&shared);
+            let skipped = assets.is_err();
+            let assets = assets.clone();
+            Trial::test(name, move || {
+                let assets = assets.map_err(Failed::from)?;
+                let cluster = shared
+                    .get_or_init(|| Cluster::start(&assets).map_err(|e| format!("{e:#}")))
+                    .as_ref()
+                    .map_err(|e| Failed::from(format!("the test cluster did not start: {e}")))?;
+                let result = match sharing {
+                    Sharing::Shared => {
+                        let _shared = cluster.shared();
+                        scenario(cluster)
+                    }
+                    Sharing::Exclusive => {
+                        let _exclusive = cluster.exclusive();
+                        scenario(cluster)
+                    }
+                };
+                result.map_err(|e| {
+                    Failed::from(format!(
+                        "{e:#}\n--- controller log (last lines) ---\n{}\n--- work dir: {} ---",
+                        cluster.controller_log(25),
+                        cluster.work_dir().display()
+                    ))
+                })
+            })
+            .with_ignored_flag(skipped)
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+    drop(shared);
+    conclusion.exit_code()
+}

@@ -1,0 +1,105 @@
+//! Retries per task index: an index that fails twice succeeds on its third run with
+//! `retryLimit: 2`; without retries the job fails naming the index; never two pods for one
+//! index at once.
+
+use crate::common::{PodLog, condition, create, describe, job, pods_of, team, wait_phase};
+use kbatch_e2e::cluster::Cluster;
+use kbatch_e2e::cluster::kubelet::Outcome;
+use kbatch_policy::api::JobPhase;
+use serde_json::json;
+
+pub fn an_index_that_fails_twice_succeeds_on_its_third_attempt(
+    cluster: &Cluster,
+) -> anyhow::Result<()> {
+    cluster.run(async {
+        let team = team(cluster, "retries", 10.0).await?;
+        let ns = &team.namespace;
+        cluster.kubelet.script(ns, |run| {
+            if run.index == Some(1) && run.attempt < 2 {
+                Outcome::fail_after(1, 1)
+            } else {
+                Outcome::succeed_after(1)
+            }
+        });
+        let pods = PodLog::watch(cluster, ns).await?;
+        let mut flaky = job("flaky", &team.queue, 3, "10m");
+        flaky["spec"]["taskGroups"][0]["retryLimit"] = json!(2);
+        create(&cluster.practitioner("alice").await?, ns, &flaky).await?;
+        let done = wait_phase(cluster, ns, "flaky", JobPhase::Succeeded).await?;
+
+        let group = &done.status.clone().unwrap_or_default().group_status[0];
+        assert_eq!(
+            (group.succeeded, group.failed),
+            (3, 0),
+            "{}",
+            describe(&done)
+        );
+        let runs_of_one: Vec<String> = pods_of(cluster, ns, "flaky")
+            .await?
+            .into_iter()
+            .filter(|p| {
+                p.metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get("batch.kubernetes.io/job-completion-index"))
+                    .map(String::as_str)
+                    == Some("1")
+            })
+            .map(|p| p.status.and_then(|s| s.phase).unwrap_or_default())
+            .collect();
+        let mut sorted = runs_of_one.clone();
+        sorted.sort();
+        assert_eq!(
+            sorted,
+            ["Failed", "Failed", "Succeeded"],
+            "index 1 ran three times"
+        );
+        assert_eq!(pods.overlaps(), Vec::<String>::new());
+        Ok(())
+    })
+}
+
+pub fn without_retries_the_job_fails_naming_the_index(cluster: &Cluster) -> anyhow::Result<()> {
+    cluster.run(async {
+        let team = team(cluster, "no-retries", 10.0).await?;
+        let ns = &team.namespace;
+        cluster.kubelet.script(ns, |run| {
+            if run.index == Some(2) {
+                Outcome::fail_after(1, 3)
+            } else {
+                Outcome::succeed_after(1)
+            }
+        });
+        let pods = PodLog::watch(cluster, ns).await?;
+        create(
+            &cluster.practitioner("alice").await?,
+            ns,
+            &job("fragile", &team.queue, 3, "10m"),
+        )
+        .await?;
+        let failed = wait_phase(cluster, ns, "fragile", JobPhase::Failed).await?;
+        let why = condition(&failed, "RetriesExhausted")
+            .and_then(|c| c.message.clone())
+            .unwrap_or_default();
+        assert!(
+            why.contains("index 2") && why.contains("main"),
+            "the failure names the group and the index: {}",
+            describe(&failed)
+        );
+        let runs_of_two = pods_of(cluster, ns, "fragile")
+            .await?
+            .into_iter()
+            .filter(|p| {
+                p.metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get("batch.kubernetes.io/job-completion-index"))
+                    .map(String::as_str)
+                    == Some("2")
+            })
+            .count();
+        assert_eq!(runs_of_two, 1, "retryLimit 0: one run");
+        assert_eq!(pods.overlaps(), Vec::<String>::new());
+        Ok(())
+    })
+}
