@@ -4,7 +4,7 @@
 //! server ([`fake_api`](crate::fake_api)).
 //!
 //! One BatchJob is started (finalizer, J1 intent, B1 charge, J2 ack), runs (its Job is
-//! created), and is deleted by its user; the controller then stops it, refunds the unused
+//! created and its pod seen running), and is deleted by its user; the controller then stops it, refunds the unused
 //! part (J3, B2, J4, B3 prune) and removes the finalizer. Each write in turn fails — before
 //! it is persisted, or after with the answer lost — and the deletion comes either once the
 //! job is charged or right at the faulted write (the user deletes while the controller is
@@ -49,8 +49,8 @@ fn cost_model() -> BatchCostModel {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum DeleteAt {
-    /// Once the charge is acknowledged.
-    Charged,
+    /// Once it runs (charged, its Job created, a pod seen running).
+    Running,
     /// Right after the faulted write (or once charged, if no fault came).
     Fault,
 }
@@ -136,11 +136,10 @@ async fn run(faults: &[(usize, Fault)], delete_at: DeleteAt) -> Result<(usize, M
     for _ in 0..40 {
         let (gone, faulted_before) = {
             let mut a = api.lock().unwrap();
-            let charged = a
+            let running = a
                 .current(JOB)
-                .and_then(record_of)
-                .is_some_and(|r| r.state >= ReservationState::Charged);
-            let due = charged || (delete_at == DeleteAt::Fault && a.faulted);
+                .is_some_and(|j| j["status"]["phase"] == "Running");
+            let due = running || (delete_at == DeleteAt::Fault && a.faulted);
             if !deleted && due {
                 a.delete(JOB, "2026-11-22T10:30:00Z");
                 deleted = true;
@@ -190,25 +189,26 @@ async fn run(faults: &[(usize, Fault)], delete_at: DeleteAt) -> Result<(usize, M
 
 #[tokio::test]
 async fn without_faults_a_deleted_job_pays_for_the_half_hour_it_ran() {
-    let (writes, used) = run(&[], DeleteAt::Charged).await.unwrap();
+    let (writes, used) = run(&[], DeleteAt::Running).await.unwrap();
     // 1 CPU at 0.50 an hour, deleted after 30 of its 60 reserved minutes.
     assert_eq!(used, Money::parse("0.25").unwrap());
-    // F, J1, B1, J2 | Job create, Ready | Job delete, J3, B2, J4, B3, F removed.
-    assert_eq!(writes, 12, "writes");
+    // F, J1, B1, J2 | Job create, budgetConsumed | Ready | Running | Job delete, J3, B2, J4,
+    // B3, F removed.
+    assert_eq!(writes, 14, "writes");
 }
 
 #[tokio::test]
 async fn a_fault_at_each_write_still_leaves_exact_books() {
-    let (baseline, _) = run(&[], DeleteAt::Charged).await.unwrap();
+    let (baseline, _) = run(&[], DeleteAt::Running).await.unwrap();
     let mut runs = 0;
     for index in 0..baseline + 3 {
         for fault in [Fault::FailBefore, Fault::FailAfter] {
-            for delete_at in [DeleteAt::Charged, DeleteAt::Fault] {
+            for delete_at in [DeleteAt::Running, DeleteAt::Fault] {
                 let result = run(&[(index, fault)], delete_at).await;
                 let (_, used) = result
                     .unwrap_or_else(|e| panic!("{fault:?} at write {index}, {delete_at:?}: {e}"));
-                if delete_at == DeleteAt::Charged {
-                    // Charged at 10:00 whatever the retries, refunded at 10:30.
+                if delete_at == DeleteAt::Running {
+                    // Running from 10:00 whatever the retries, refunded at 10:30.
                     assert_eq!(used, Money::parse("0.25").unwrap(), "{fault:?} at {index}");
                 }
                 runs += 1;
@@ -220,14 +220,14 @@ async fn a_fault_at_each_write_still_leaves_exact_books() {
 
 #[tokio::test]
 async fn two_faults_in_a_row_still_leave_exact_books() {
-    let (baseline, _) = run(&[], DeleteAt::Charged).await.unwrap();
+    let (baseline, _) = run(&[], DeleteAt::Running).await.unwrap();
     for first in 0..baseline {
         for (a, b) in [
             (Fault::FailBefore, Fault::FailAfter),
             (Fault::FailAfter, Fault::FailAfter),
             (Fault::FailAfter, Fault::FailBefore),
         ] {
-            for delete_at in [DeleteAt::Charged, DeleteAt::Fault] {
+            for delete_at in [DeleteAt::Running, DeleteAt::Fault] {
                 let faults = [(first, a), (first + 1, b)];
                 if let Err(e) = run(&faults, delete_at).await {
                     panic!("{a:?} at {first}, {b:?} next, {delete_at:?}: {e}");

@@ -7,16 +7,16 @@
 
 use crate::job::{NotRunnable, jobs_for};
 use crate::observe::{all_jobs_exist, group_status, observe_groups};
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::api::core::v1::Pod;
 use kbatch_policy::api::{
     BatchJob, BatchJobStatus, JobPhase, PriorityRef, SUBMITTED_BY_ANNOTATION,
 };
 use kbatch_policy::budget::ReservationState;
 use kbatch_policy::budget::ledger::consumed;
 use kbatch_policy::phase::{DependencyState, Observation, Transition, is_terminal, next_phase};
-use kbatch_policy::scheduling::{Condition, merge_conditions};
+use kbatch_policy::scheduling::{Condition, merge_conditions, unschedulable};
 use kube::ResourceExt;
 
 /// `spec.userCommand` value that stops a job.
@@ -56,16 +56,31 @@ pub fn with_phase(
     next
 }
 
+/// Whether the pods of `job` are worth reading: it is Ready and some of the pods its Jobs
+/// created do not run yet (they may be waiting for a node).
+pub fn needs_pods(job: &BatchJob, owned: &[Job]) -> bool {
+    let ready = job.status.as_ref().and_then(|s| s.phase) == Some(JobPhase::Ready);
+    ready
+        && owned.iter().any(|j| {
+            let status = j.status.as_ref();
+            let active = status.and_then(|s| s.active).unwrap_or(0);
+            let running = status.and_then(|s| s.ready).unwrap_or(0);
+            active > running
+        })
+}
+
 /// Whether the job asks to be terminated.
 pub fn terminate_requested(job: &BatchJob) -> bool {
     job.spec.user_command.as_deref() == Some(TERMINATE)
 }
 
-/// Decides one reconcile of `job` given its `owned` Jobs, its queue's priority (`None` when
-/// the queue or priority is unknown) and the time.
+/// Decides one reconcile of `job` given its `owned` Jobs, the `waiting` pods of a Ready job
+/// that has pods not yet running (see [`needs_pods`]; empty otherwise), its queue's priority
+/// (`None` when the queue or priority is unknown) and the time.
 pub fn decide(
     job: &BatchJob,
     owned: &[Job],
+    waiting: &[Pod],
     priority: Option<PriorityRef>,
     now: Timestamp,
 ) -> Decision {
@@ -125,6 +140,11 @@ pub fn decide(
         }
     }
 
+    if transition == Transition::Stay && phase == Some(JobPhase::Ready) {
+        // Waiting for nodes: say why, in the scheduler's words, until the pods are placed.
+        let fresh: Vec<Condition> = unschedulable(waiting).into_iter().collect();
+        next.conditions = merge_conditions(&next.conditions, &fresh, now);
+    }
     if let Transition::To {
         phase: to,
         reason,
@@ -146,30 +166,6 @@ pub fn decide(
         decision.status = Some(next);
     }
     decision
-}
-
-/// How long a job ran, for its refund: from the charge (when the Jobs could first be
-/// created) to the condition of its final phase, or to `now` when it has none or has not
-/// finished (a job deleted while it runs: its pods ran until now). Pending time counts: the
-/// refund may be a little small, never too large.
-pub fn run_time(status: &BatchJobStatus, now: Timestamp) -> SignedDuration {
-    let Some(record) = &status.reservation else {
-        return SignedDuration::ZERO;
-    };
-    let start = record.charged_at.as_ref().unwrap_or(&record.requested_at).0;
-    let end = if status.phase.is_some_and(is_terminal) {
-        status
-            .conditions
-            .iter()
-            .filter_map(|c| c.time.as_ref().map(|t: &Time| t.0))
-            .max()
-            .unwrap_or(now)
-    } else {
-        // The last condition of a running job is when it started running, not when it
-        // stopped: using it would refund time the pods did run.
-        now
-    };
-    end.duration_since(start).max(SignedDuration::ZERO)
 }
 
 #[cfg(test)]

@@ -158,11 +158,17 @@ impl FakeApi {
         if path.contains("/apis/batch/v1/") {
             return match *method {
                 Method::POST => {
-                    let name = body["metadata"]["name"].as_str().unwrap_or_default();
-                    if self.jobs.contains_key(name) {
+                    let name = body["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    if self.jobs.contains_key(&name) {
                         return status(409, "AlreadyExists", "exists");
                     }
-                    self.jobs.insert(name.to_owned(), body.clone());
+                    // Its pod runs at once (the Job controller and a kubelet, condensed).
+                    let mut body = body;
+                    body["status"] = json!({"active": 1, "ready": 1});
+                    self.jobs.insert(name, body.clone());
                     (201, body)
                 }
                 Method::DELETE => {

@@ -92,6 +92,7 @@ pub fn owned_job(tasks: i32, status: JobStatus) -> Job {
 pub fn progress(active: i32, done: i32) -> JobStatus {
     JobStatus {
         active: Some(active),
+        ready: Some(active),
         succeeded: Some(done),
         completed_indexes: (done > 0).then(|| {
             if done == 1 {
@@ -100,6 +101,15 @@ pub fn progress(active: i32, done: i32) -> JobStatus {
                 format!("0-{}", done - 1)
             }
         }),
+        ..JobStatus::default()
+    }
+}
+
+/// A Job status with `active` pods created and none running yet (Pending).
+pub fn pending(active: i32) -> JobStatus {
+    JobStatus {
+        active: Some(active),
+        ready: Some(0),
         ..JobStatus::default()
     }
 }

@@ -87,8 +87,13 @@ fn job_for_group(job: &BatchJob, group: &TaskGroup) -> Result<Job, NotRunnable> 
         .get_or_insert_with(Default::default)
         .extend(labels.clone());
     let pod = template.spec.get_or_insert_with(Default::default);
-    // maxWallTime bounds one run of one task.
+    // maxWallTime bounds one run of one task, counted from the pod's start on its node (the
+    // pod's deadline, not the Job's: a Job's counts the wait for a node too).
     pod.active_deadline_seconds = Some(run_secs);
+    // A retry is a new pod (Never): the Job's per-index backoff then counts the runs, and its
+    // pod failure policy, which Kubernetes allows only with Never, tells preemptions from
+    // failures. `OnFailure` asks for the same: run the task again when it fails.
+    pod.restart_policy = Some("Never".to_owned());
     placement::apply(job.spec.batch_node_selector.as_ref(), pod);
     let index = EnvVar {
         name: ARRAY_INDEX_ENV.to_owned(),
@@ -111,7 +116,6 @@ fn job_for_group(job: &BatchJob, group: &TaskGroup) -> Result<Job, NotRunnable> 
         env.retain(|e| e.name != ARRAY_INDEX_ENV);
         env.push(index.clone());
     }
-    let never = pod.restart_policy.as_deref() != Some("OnFailure");
     Ok(Job {
         metadata: ObjectMeta {
             name: Some(job_name(&job.name_any(), &group.name)),
@@ -127,11 +131,9 @@ fn job_for_group(job: &BatchJob, group: &TaskGroup) -> Result<Job, NotRunnable> 
             backoff_limit_per_index: Some(retry_limit),
             // Never two pods for one index: a replacement starts only once the old one failed.
             pod_replacement_policy: Some("Failed".to_owned()),
-            // Every run may take maxWallTime; the Job as a whole gets one per allowed run.
-            active_deadline_seconds: Some(run_secs.saturating_mul(i64::from(retry_limit) + 1)),
-            // A pod failure policy requires restartPolicy Never; with OnFailure the kubelet
-            // restarts containers in place and preemption removes the pod (no retry counted).
-            pod_failure_policy: never.then(|| PodFailurePolicy {
+            // No Job deadline: each run has its own (the pod's), and the wait for nodes has
+            // none (the job waits Ready, unbilled, saying why).
+            pod_failure_policy: Some(PodFailurePolicy {
                 rules: vec![PodFailurePolicyRule {
                     // Preemption and other disruptions are not the task's fault.
                     action: "Ignore".to_owned(),

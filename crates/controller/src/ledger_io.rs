@@ -11,7 +11,7 @@
 //! that ended, while the reservation finalizer ([`reservation`](crate::reservation)) keeps it.
 
 use crate::context::{Context, Error};
-use crate::decide::{run_time, with_phase};
+use crate::decide::with_phase;
 use crate::reservation::{add_patch, patch_job};
 use crate::writes::{write_budget_status, write_job_status};
 use jiff::Timestamp;
@@ -146,7 +146,7 @@ pub async fn settle(
                 fresh = true;
             }
             LedgerStep::PlanRefund => {
-                let planned = plan_refund(&record, run_time(&status, now))?;
+                let planned = plan_refund(&record, kbatch_policy::budget::run_time(&status, now))?;
                 job = write_job_status(&ctx.client, &job, &status_with(&job, planned)).await?;
                 fresh = true;
             }

@@ -78,6 +78,7 @@ pub fn observe_groups(job: &BatchJob, owned: &[Job]) -> Vec<GroupObservation> {
                 Some(list) => count_indexes(list),
                 None => status.succeeded.unwrap_or(0),
             };
+            let failed_indexes = status.failed_indexes.clone().unwrap_or_default();
             GroupObservation {
                 name: group.name.clone(),
                 task_count: k8s
@@ -86,10 +87,13 @@ pub fn observe_groups(job: &BatchJob, owned: &[Job]) -> Vec<GroupObservation> {
                     .and_then(|s| s.completions)
                     .unwrap_or(spec_count),
                 active: status.active.unwrap_or(0),
+                running: status.ready.unwrap_or(0),
                 succeeded,
                 // `status.failed` counts failed pods, retries included: only the failed
                 // indexes (retries exhausted) count against the group.
-                failed: status.failed_indexes.as_deref().map_or(0, count_indexes),
+                failed: count_indexes(&failed_indexes),
+                failed_runs: status.failed.unwrap_or(0),
+                failed_indexes,
                 job_failed: failed_reason(k8s),
             }
         })

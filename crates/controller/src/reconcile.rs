@@ -9,13 +9,14 @@
 //! decided; its Jobs are deleted, its reservation refunded, then its finalizer removed.
 
 use crate::context::{Context, Error};
-use crate::decide::decide;
+use crate::decide::{decide, needs_pods};
 use crate::job::JOB_LABEL;
 use crate::ledger_io;
 use crate::reservation::{self, FinalizerStep, patch_job};
 use crate::writes::{create_job, delete_job, write_job_status};
 use k8s_openapi::api::batch::v1::Job;
-use kbatch_policy::api::{BatchBudget, BatchBudgetStatus, BatchJob};
+use k8s_openapi::api::core::v1::Pod;
+use kbatch_policy::api::{BatchBudget, BatchBudgetStatus, BatchJob, JobPhase};
 use kbatch_policy::budget::ReservationState;
 use kbatch_policy::phase::is_terminal;
 use kube::api::ListParams;
@@ -27,6 +28,27 @@ use std::time::Duration;
 
 /// How often a live job is looked at even without events.
 const RESYNC: Duration = Duration::from_secs(300);
+/// How often a Ready job is looked at: its pods' scheduling changes no Job status, so no
+/// event says when they become unschedulable or placed.
+const READY_RESYNC: Duration = Duration::from_secs(10);
+
+fn resync(job: &BatchJob) -> Duration {
+    match job.status.as_ref().and_then(|s| s.phase) {
+        Some(JobPhase::Ready) => READY_RESYNC,
+        _ => RESYNC,
+    }
+}
+
+/// The pods of BatchJob `name` in `namespace` (by label; the controller reads them only
+/// while a Ready job has pods that do not run, to say why they wait).
+async fn job_pods(ctx: &Context, namespace: &str, name: &str) -> Result<Vec<Pod>, Error> {
+    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
+    let selector = format!("{JOB_LABEL}={name}");
+    Ok(api
+        .list(&ListParams::default().labels(&selector))
+        .await?
+        .items)
+}
 
 /// The Jobs in `namespace` labelled for BatchJob `name` and owned by `uid`.
 async fn owned_jobs(
@@ -76,7 +98,12 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
     let priority = ctx
         .stores
         .queue_priority(&namespace, &job.spec.batch_queue_name);
-    let decision = decide(&job, &owned, priority, now);
+    let waiting = if needs_pods(&job, &owned) {
+        job_pods(&ctx, &namespace, &name).await?
+    } else {
+        Vec::new()
+    };
+    let decision = decide(&job, &owned, &waiting, priority, now);
 
     for job_name in &decision.delete_jobs {
         tracing::info!(batchjob = %format!("{namespace}/{name}"), job = %job_name, "deleting Job");
@@ -98,7 +125,7 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
             ctx.wake.notify_one();
         }
         ctx.succeeded(&key(&job));
-        return Ok(Action::requeue(RESYNC));
+        return Ok(Action::requeue(resync(&written)));
     }
 
     let status = job.status.clone().unwrap_or_default();
@@ -136,7 +163,7 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
     Ok(if settled {
         Action::await_change()
     } else {
-        Action::requeue(RESYNC)
+        Action::requeue(resync(&latest))
     })
 }
 

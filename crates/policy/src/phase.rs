@@ -14,6 +14,9 @@
 //!   Kubernetes Job failed (from Ready or Running).
 //! - Queued → Scheduled once the budget reservation intent is written; Scheduled → Ready once
 //!   the budget holds the charge *and* every task group's `batch/v1` Job exists.
+//! - Ready → Running once a task actually runs: a pod is Ready, or one has already ended.
+//!   A pod created but Pending (waiting for a node or its image) is not running: a job
+//!   waiting for nodes stays Ready.
 //! - Ready may go straight to Succeeded or Failed when the tasks finished before the
 //!   controller saw them running. No other phase is skipped.
 //! - Outcome of the tasks: a group fails as soon as its Job reports `Failed` (per-index
@@ -49,8 +52,10 @@ pub mod reason {
     pub const SCHEDULED: &str = "Scheduled";
     /// The budget holds the reservation and the Kubernetes Jobs exist.
     pub const RESERVED: &str = "BudgetReserved";
-    /// A task started.
+    /// A task started: one of its pods runs (is Ready) or has run.
     pub const STARTED: &str = "TasksStarted";
+    /// Pods of a Ready job that the scheduler cannot place (why, in the message).
+    pub const UNSCHEDULABLE: &str = "Unschedulable";
     /// Every task of every group succeeded.
     pub const COMPLETED: &str = "Completed";
     /// `userCommand: Terminate`.
@@ -86,12 +91,18 @@ pub struct GroupObservation {
     pub name: String,
     /// `completions`: the group's taskCount.
     pub task_count: i32,
-    /// Pods running.
+    /// Pods created and not finished: Pending ones included (`status.active`).
     pub active: i32,
+    /// Pods that run: started and Ready (`status.ready`).
+    pub running: i32,
+    /// Pods that ended in failure, retried ones included (`status.failed`).
+    pub failed_runs: i32,
     /// Indexes that succeeded.
     pub succeeded: i32,
     /// Indexes that failed for good (retries exhausted; preemptions do not count).
     pub failed: i32,
+    /// Those indexes, as the Job lists them (`0-2,7`).
+    pub failed_indexes: String,
     /// The Job's `Failed` condition reason when it has one (`FailedIndexes`,
     /// `DeadlineExceeded`, `BackoffLimitExceeded`, …).
     pub job_failed: Option<String>,
@@ -326,9 +337,10 @@ fn tasks_outcome(phase: JobPhase, groups: &[GroupObservation]) -> Transition {
             format!("{tasks} task{s} succeeded"),
         );
     }
+    // `active` counts Pending pods too: only a Ready pod, or one that ran, means a start.
     let started = groups
         .iter()
-        .any(|g| g.active > 0 || g.succeeded > 0 || g.failed > 0);
+        .any(|g| g.running > 0 || g.succeeded > 0 || g.failed > 0 || g.failed_runs > 0);
     if phase == JobPhase::Ready && started {
         return to(JobPhase::Running, reason::STARTED, "tasks are running");
     }
@@ -336,8 +348,13 @@ fn tasks_outcome(phase: JobPhase, groups: &[GroupObservation]) -> Transition {
 }
 
 fn exhausted(g: &GroupObservation) -> String {
+    let which = match g.failed_indexes.as_str() {
+        "" => String::new(),
+        one if one.parse::<u32>().is_ok() => format!(" (index {one})"),
+        many => format!(" (indexes {many})"),
+    };
     format!(
-        "task group {}: {} of {} tasks failed after exhausting their retries",
+        "task group {}: {} of {} tasks failed after exhausting their retries{which}",
         g.name, g.failed, g.task_count
     )
 }

@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
-use crate::fixtures::{BatchJobExt, batch_job, failed, owned_job, progress, record};
+use crate::fixtures::{BatchJobExt, batch_job, failed, owned_job, pending, progress, record};
 use kbatch_policy::phase::reason;
 
 fn now() -> Timestamp {
@@ -72,6 +72,16 @@ fn table() {
             deletes: 0,
         },
         Case {
+            name: "a Ready job whose pods are all Pending stays Ready",
+            job: batch_job(2).in_phase(JobPhase::Ready),
+            owned: vec![owned_job(2, pending(2))],
+            // Only its groupStatus is written.
+            phase: Some(JobPhase::Ready),
+            reason: None,
+            creates: 0,
+            deletes: 0,
+        },
+        Case {
             name: "every index succeeded",
             job: running(),
             owned: vec![owned_job(2, progress(0, 2))],
@@ -109,7 +119,7 @@ fn table() {
         },
     ];
     for c in cases {
-        let d = decide(&c.job, &c.owned, high(), now());
+        let d = decide(&c.job, &c.owned, &[], high(), now());
         let expected = c.phase.map(|p| (Some(p), c.reason.map(str::to_owned)));
         assert_eq!(outcome(&d), expected, "{}", c.name);
         assert_eq!(d.create_jobs.len(), c.creates, "{}", c.name);
@@ -119,7 +129,7 @@ fn table() {
 
 #[test]
 fn records_submitter_and_priority_while_queued() {
-    let d = decide(&batch_job(1), &[], high(), now());
+    let d = decide(&batch_job(1), &[], &[], high(), now());
     let s = d.status.unwrap();
     assert_eq!(s.submitted_by.as_deref(), Some("alice"));
     assert_eq!(s.batch_priority, high());
@@ -132,7 +142,7 @@ fn keeps_the_priority_once_scheduled() {
         name: "low".into(),
         value: 1,
     });
-    let d = decide(&job, &[owned_job(1, progress(1, 0))], high(), now());
+    let d = decide(&job, &[owned_job(1, progress(1, 0))], &[], high(), now());
     let kept = d.status.unwrap().batch_priority.unwrap();
     assert_eq!((kept.name.as_str(), kept.value), ("low", 1));
 }
@@ -142,7 +152,7 @@ fn an_uncharged_scheduled_job_gets_no_jobs() {
     let mut job = batch_job(1).in_phase(JobPhase::Scheduled);
     job.status.as_mut().unwrap().reservation = Some(record(ReservationState::Charging));
     job.status.as_mut().unwrap().budget_consumed = Some(0.0);
-    let d = decide(&job, &[], None, now());
+    let d = decide(&job, &[], &[], None, now());
     assert_eq!(d, Decision::default());
 }
 
@@ -156,6 +166,7 @@ fn a_failed_group_stops_the_running_ones() {
     let d = decide(
         &job,
         &[owned_job(1, failed("FailedIndexes")), other],
+        &[],
         None,
         now(),
     );
@@ -166,36 +177,81 @@ fn a_failed_group_stops_the_running_ones() {
     );
 }
 
-#[test]
-fn run_time_goes_from_the_charge_to_the_final_condition() {
-    let job = batch_job(1).in_phase(JobPhase::Running);
-    let mut status = job.status.unwrap();
-    status.reservation.as_mut().unwrap().charged_at =
-        Some(Time("2026-11-22T09:10:00Z".parse().unwrap()));
-    status = with_phase(
-        &status,
-        JobPhase::Succeeded,
-        reason::COMPLETED,
-        "done".into(),
-        "2026-11-22T09:40:00Z".parse().unwrap(),
-    );
-    assert_eq!(run_time(&status, now()), SignedDuration::from_mins(30));
+fn unplaced_pod() -> Pod {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "pi-main-0-x"},
+        "status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
+            "reason": "Unschedulable", "message": "0/5 nodes are available: 5 node(s) didn't match Pod's node affinity/selector."}]}
+    }))
+    .unwrap()
 }
 
 #[test]
-fn a_job_stopped_before_it_finished_ran_until_now() {
-    // Deleted while Running: its last condition (Running, 09:20) is not when it stopped.
-    let job = batch_job(1).in_phase(JobPhase::Running);
-    let mut status = job.status.unwrap();
-    status.reservation.as_mut().unwrap().charged_at =
-        Some(Time("2026-11-22T09:10:00Z".parse().unwrap()));
-    status = with_phase(
-        &status,
-        JobPhase::Running,
-        reason::STARTED,
-        "running".into(),
-        "2026-11-22T09:20:00Z".parse().unwrap(),
+fn a_ready_job_says_why_its_pods_wait_and_stops_once_they_are_placed() {
+    let job = batch_job(1).in_phase(JobPhase::Ready);
+    let owned = [owned_job(1, pending(1))];
+    assert!(needs_pods(&job, &owned));
+    let d = decide(&job, &owned, &[unplaced_pod()], high(), now());
+    let status = d.status.expect("the condition is written");
+    assert_eq!(status.phase, Some(JobPhase::Ready));
+    let c = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == reason::UNSCHEDULABLE)
+        .expect("an Unschedulable condition");
+    assert_eq!(
+        c.message.as_deref(),
+        Some(
+            "1 of 1 waiting pods cannot be scheduled: 0/5 nodes are available: 5 node(s) didn't match Pod's node affinity/selector."
+        )
     );
-    assert_eq!(now(), "2026-11-22T10:00:00Z".parse().unwrap());
-    assert_eq!(run_time(&status, now()), SignedDuration::from_mins(50));
+
+    // Same view again: nothing to write.
+    let mut waiting = job.clone();
+    waiting.status = Some(status.clone());
+    assert_eq!(
+        decide(&waiting, &owned, &[unplaced_pod()], high(), now()).status,
+        None
+    );
+
+    // Placed (or no longer read): the condition goes.
+    let d = decide(&waiting, &owned, &[], high(), now());
+    let cleared = d.status.expect("the condition is removed");
+    assert!(
+        cleared
+            .conditions
+            .iter()
+            .all(|c| c.type_ != reason::UNSCHEDULABLE)
+    );
+
+    // Running: it goes with the waiting conditions.
+    let d = decide(
+        &waiting,
+        &[owned_job(1, progress(1, 0))],
+        &[],
+        high(),
+        now(),
+    );
+    let running = d.status.unwrap();
+    assert_eq!(running.phase, Some(JobPhase::Running));
+    assert!(
+        running
+            .conditions
+            .iter()
+            .all(|c| c.type_ != reason::UNSCHEDULABLE)
+    );
+}
+
+#[test]
+fn pods_are_read_only_for_a_ready_job_with_pods_not_running() {
+    let ready = batch_job(1).in_phase(JobPhase::Ready);
+    let running = batch_job(1).in_phase(JobPhase::Running);
+    for (name, job, status, expected) in [
+        ("ready, one pending", &ready, pending(1), true),
+        ("ready, all running", &ready, progress(1, 0), false),
+        ("ready, no pod yet", &ready, pending(0), false),
+        ("running, one pending", &running, pending(1), false),
+    ] {
+        assert_eq!(needs_pods(job, &[owned_job(1, status)]), expected, "{name}");
+    }
 }

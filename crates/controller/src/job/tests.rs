@@ -45,7 +45,6 @@ fn a_task_group_becomes_exactly_this_indexed_job() {
             "spec": {
                 "completionMode": "Indexed", "completions": 10, "parallelism": 10,
                 "backoffLimitPerIndex": 2, "podReplacementPolicy": "Failed",
-                "activeDeadlineSeconds": 5400,
                 "podFailurePolicy": {"rules": [{"action": "Ignore",
                     "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]},
                 "template": {
@@ -136,16 +135,38 @@ fn every_container_gets_the_index_and_init_containers_too() {
     );
 }
 
+/// Kubernetes takes `backoffLimitPerIndex` and a pod failure policy only with restartPolicy
+/// Never: an OnFailure task runs as Never pods, retried per index, preemptions ignored.
 #[test]
-fn on_failure_jobs_get_no_pod_failure_policy() {
+fn on_failure_tasks_run_as_never_pods_retried_per_index_and_preemptions_ignored() {
     let job = batch_job(
-        json!({"batchQueueName": "q", "taskGroups": [{"name": "g", "maxWallTime": "1h",
+        json!({"batchQueueName": "q", "taskGroups": [{"name": "g", "maxWallTime": "1h", "retryLimit": 3,
         "template": {"spec": {"restartPolicy": "OnFailure", "containers": [{"name": "c", "image": "i"}]}}}]}),
     );
     let spec = jobs_for(&job).unwrap().remove(0).spec.unwrap();
-    assert_eq!(spec.pod_failure_policy, None);
-    assert_eq!(spec.completions, Some(1));
-    assert_eq!(spec.backoff_limit_per_index, Some(0));
+    let pod = spec.template.spec.clone().unwrap();
+    assert_eq!(pod.restart_policy.as_deref(), Some("Never"));
+    assert_eq!(
+        serde_json::to_value(&spec.pod_failure_policy).unwrap(),
+        json!({"rules": [{"action": "Ignore",
+            "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]})
+    );
+    assert_eq!(spec.backoff_limit_per_index, Some(3));
+}
+
+/// The wait for a node is not bounded by maxWallTime: only each run is (the pod's deadline).
+#[test]
+fn the_wall_time_bounds_each_run_not_the_job() {
+    let job = batch_job(
+        json!({"batchQueueName": "q", "taskGroups": [{"name": "g", "maxWallTime": "15s", "retryLimit": 2,
+        "template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}}]}),
+    );
+    let spec = jobs_for(&job).unwrap().remove(0).spec.unwrap();
+    assert_eq!(spec.active_deadline_seconds, None);
+    assert_eq!(
+        spec.template.spec.unwrap().active_deadline_seconds,
+        Some(15)
+    );
 }
 
 #[test]

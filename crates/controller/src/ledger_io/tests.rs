@@ -119,6 +119,13 @@ async fn a_finished_job_is_refunded_after_a_fresh_write() {
     let mut status = status_with(&job, record.clone());
     status = with_phase(
         &status,
+        JobPhase::Running,
+        reason::STARTED,
+        "tasks are running".into(),
+        "2026-11-22T09:00:00Z".parse().unwrap(),
+    );
+    status = with_phase(
+        &status,
         JobPhase::Succeeded,
         reason::COMPLETED,
         "1 task succeeded".into(),

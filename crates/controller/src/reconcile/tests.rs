@@ -60,7 +60,8 @@ async fn a_ready_job_gets_exactly_its_jobs() {
         ],
     );
     let action = reconcile(Arc::new(job), ctx.clone()).await.unwrap();
-    assert_eq!(action, Action::requeue(RESYNC));
+    // Ready: looked at again soon, to say why its pods wait if they do.
+    assert_eq!(action, Action::requeue(READY_RESYNC));
     drop(ctx);
     finish(verifier).await;
 }
@@ -162,6 +163,13 @@ async fn a_deleted_job_is_refunded_then_released() {
         "2026-11-22T09:30:00Z".parse().unwrap(),
     ));
     job.status.as_mut().unwrap().reservation = Some(charged.clone());
+    // Its tasks started at the charge: it ran from 09:30.
+    job.status.as_mut().unwrap().conditions = vec![kbatch_policy::api::BatchJobCondition {
+        type_: kbatch_policy::phase::reason::STARTED.into(),
+        status: "True".into(),
+        time: charged.charged_at.clone(),
+        ..Default::default()
+    }];
     let now = test_now();
 
     let plan = BudgetPlan::from_budget(&budget()).unwrap();

@@ -38,6 +38,7 @@ pub mod cost;
 pub mod ledger;
 pub mod money;
 pub mod record;
+mod run_time;
 mod wide;
 pub mod windows;
 
@@ -47,6 +48,7 @@ pub use money::{Money, MoneyError};
 pub use record::{
     LedgerEntry, LedgerEntryKind, ReservationRecord, ReservationState, ReservedGroup, WindowRef,
 };
+pub use run_time::run_time;
 pub use windows::{
     BudgetPlan, BudgetSpecError, WindowPlan, history_limit, record_spent, roll_windows,
     window_spent,

@@ -225,14 +225,26 @@ fn backward_and_final_errors_read_well() {
     );
 }
 
+/// A group whose `active` pods all run (are Ready).
 fn group(task_count: i32, active: i32, succeeded: i32, failed: i32) -> GroupObservation {
     GroupObservation {
         name: "main".into(),
         task_count,
         active,
+        running: active,
         succeeded,
         failed,
+        failed_runs: failed,
+        failed_indexes: String::new(),
         job_failed: None,
+    }
+}
+
+/// A group whose `active` pods are created but Pending.
+fn pending(task_count: i32, active: i32) -> GroupObservation {
+    GroupObservation {
+        running: 0,
+        ..group(task_count, active, 0, 0)
     }
 }
 
@@ -391,6 +403,26 @@ fn cases() -> Vec<Case> {
             with_groups(Some(Charged), vec![group(4, 0, 0, 0)]),
             None,
             "",
+        ),
+        (
+            "ready with pods that are all Pending stays (they wait for a node)",
+            Some(Ready),
+            with_groups(Some(Charged), vec![pending(4, 4)]),
+            None,
+            "",
+        ),
+        (
+            "ready whose only sign of life is a failed run that will be retried runs",
+            Some(Ready),
+            with_groups(
+                Some(Charged),
+                vec![GroupObservation {
+                    failed_runs: 1,
+                    ..pending(4, 4)
+                }],
+            ),
+            Some(Running),
+            reason::STARTED,
         ),
         (
             "ready with an active pod runs",
@@ -560,6 +592,28 @@ fn failure_messages_name_the_group() {
         &with_groups(Some(Charged), vec![group(1, 0, 1, 0)]),
     );
     assert_eq!(t.to_string(), "Succeeded (Completed): 1 task succeeded");
+}
+
+#[test]
+fn failure_messages_name_the_failed_indexes() {
+    for (indexes, suffix) in [
+        ("3", " (index 3)"),
+        ("0,5", " (indexes 0,5)"),
+        ("1-2", " (indexes 1-2)"),
+    ] {
+        let failed = GroupObservation {
+            failed_indexes: indexes.into(),
+            ..group(8, 0, 6, 2)
+        };
+        let t = next_phase(Some(Running), &with_groups(Some(Charged), vec![failed]));
+        assert_eq!(
+            t.to_string(),
+            format!(
+                "Failed (RetriesExhausted): task group main: 2 of 8 tasks failed after \
+                 exhausting their retries{suffix}"
+            )
+        );
+    }
 }
 
 #[test]

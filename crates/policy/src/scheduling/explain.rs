@@ -115,8 +115,9 @@ pub fn merge_conditions(
     fresh: &[Condition],
     now: Timestamp,
 ) -> Vec<BatchJobCondition> {
-    const WAITING_TYPES: [&str; 6] = [
+    const WAITING_TYPES: [&str; 7] = [
         reason::WAITING,
+        reason::UNSCHEDULABLE,
         reason::QUEUE_PAUSED,
         reason::DEPENDENCY_PENDING,
         reason::BUDGET_EXCEEDED,

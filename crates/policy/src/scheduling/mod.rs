@@ -53,10 +53,12 @@ mod dependencies;
 mod explain;
 mod hash;
 mod snapshot;
+mod unschedulable;
 
 pub use dependencies::{DependencyType, evaluate_dependencies};
 pub use explain::{Condition, QUEUE_POSITION, merge_conditions, position_message};
 pub use snapshot::{BudgetInfo, JobInfo, JobRef, Pricing, QueueInfo, SchedulingSnapshot};
+pub use unschedulable::unschedulable;
 
 use crate::api::JobPhase;
 use crate::budget::{BudgetBook, Money};
