@@ -7,11 +7,12 @@ POLICY_DIR ?= manifests/examples
 IMAGE ?= ghcr.io/kbatch/kbatch:0.1.0
 CONTAINER_ENGINE ?= docker
 
-.PHONY: run test lint fmt doc unit bench bench-policy bench-load manifests certs image check-examples clean help
+.PHONY: run test e2e lint fmt doc unit bench bench-policy bench-load manifests certs image check-examples clean help
 
 help:
 	@echo "make run        serve the webhook on https://127.0.0.1:8443 with $(POLICY_DIR) (dev certs made if missing)"
 	@echo "make test       formatting, clippy, docs and the whole test suite"
+	@echo "make e2e        the cluster tests on a real control plane (needs KUBEBUILDER_ASSETS)"
 	@echo "make bench      criterion benchmarks and the HTTPS load harness (release build)"
 	@echo "make manifests  regenerate manifests/crds from the Rust types"
 	@echo "make certs      dev certificates + webhook configurations with their caBundle"
@@ -50,6 +51,13 @@ doc:
 
 unit:
 	$(CARGO) test --workspace --locked
+
+# The cluster tests alone (tests/cluster); `make test` runs them too when KUBEBUILDER_ASSETS is
+# set. E2E_ARGS filters scenarios by name.
+e2e:
+	@test -n "$$KUBEBUILDER_ASSETS" || { echo "make e2e: set KUBEBUILDER_ASSETS to a directory with etcd, kube-apiserver, kube-controller-manager and kube-scheduler (see README)"; exit 2; }
+	$(CARGO) build --locked --bin kbatch
+	$(CARGO) test --locked -p kbatch-e2e --test cluster -- $(E2E_ARGS)
 
 bench: bench-policy bench-load
 

@@ -65,7 +65,38 @@ pub async fn team(cluster: &Cluster, prefix: &str, amount: f64) -> anyhow::Resul
                 "seLinux": {"rule": "RunAsAny"}}}}),
     ];
     install::apply_all(&cluster.admin, &objects, None).await?;
+    let probe = job("dry-run", &team.queue, 1, "1m");
+    wait_admissible(cluster, &team.namespace, &probe).await?;
     Ok(team)
+}
+
+/// Waits until the webhook, whose policy comes from watches, has seen the policy objects just
+/// applied: a server-side dry run of `job` (which calls the webhooks and stores nothing) is
+/// accepted. Without it a job created in the same instant as its queue may be refused for a
+/// queue "that does not exist" (see the README's note on the webhook's watch cache).
+pub async fn wait_admissible(
+    cluster: &Cluster,
+    namespace: &str,
+    job: &Value,
+) -> anyhow::Result<()> {
+    let probe: BatchJob = serde_json::from_value(job.clone())?;
+    let api: Api<BatchJob> = Api::namespaced(cluster.admin.clone(), namespace);
+    let dry_run = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    wait::until(
+        "the webhook to see the policy objects",
+        PATIENCE,
+        || async {
+            Ok(match api.create(&dry_run, &probe).await {
+                Ok(_) => Ok(()),
+                Err(kube::Error::Api(e)) => Err(e.message),
+                Err(e) => return Err(e.into()),
+            })
+        },
+    )
+    .await
 }
 
 /// A BatchJob `name` of `tasks` tasks in `queue`, one vCPU each, `maxWallTime: wall`.

@@ -1,7 +1,9 @@
 //! The shipped examples, applied as an administrator (policy) and a practitioner (jobs)
 //! would, and an array job run to the end.
 
-use crate::common::{PhaseLog, condition_time, create, jobs_of, pods_of, wait_phase};
+use crate::common::{
+    PhaseLog, condition_time, create, jobs_of, pods_of, wait_admissible, wait_phase,
+};
 use anyhow::Context;
 use kbatch_e2e::cluster::{Cluster, install, manifests_dir};
 use kbatch_policy::api::JobPhase;
@@ -25,6 +27,17 @@ pub fn the_examples_apply_and_an_array_job_runs_to_success(
         install::apply_all(&cluster.admin, &policy, None)
             .await
             .context("an administrator applies examples/policy.yaml")?;
+        let array = json!({
+            "apiVersion": "kbatch.k8s.io/v1beta1", "kind": "BatchJob",
+            "metadata": {"name": "frames"},
+            "spec": {"batchQueueName": "default", "taskGroups": [{
+                "name": "render", "maxWallTime": "10m", "indexSpec": {"taskCount": 5},
+                "template": {"spec": {"restartPolicy": "Never", "containers": [{
+                    "name": "render", "image": "busybox:1.36",
+                    "args": ["-in=/data/input_$(KBATCH_ARRAY_INDEX).png"]}]}}
+            }]}
+        });
+        wait_admissible(cluster, NAMESPACE, &array).await?;
         let alice = cluster.practitioner("alice").await?;
         let phases = PhaseLog::watch(cluster, NAMESPACE).await?;
         for job in install::file(&examples.join("jobs-accepted.yaml"))? {
@@ -38,16 +51,6 @@ pub fn the_examples_apply_and_an_array_job_runs_to_success(
                 .with_context(|| format!("alice creates example job {name}"))?;
         }
 
-        let array = json!({
-            "apiVersion": "kbatch.k8s.io/v1beta1", "kind": "BatchJob",
-            "metadata": {"name": "frames"},
-            "spec": {"batchQueueName": "default", "taskGroups": [{
-                "name": "render", "maxWallTime": "10m", "indexSpec": {"taskCount": 5},
-                "template": {"spec": {"restartPolicy": "Never", "containers": [{
-                    "name": "render", "image": "busybox:1.36",
-                    "args": ["-in=/data/input_$(KBATCH_ARRAY_INDEX).png"]}]}}
-            }]}
-        });
         create(&alice, NAMESPACE, &array)
             .await
             .context("alice creates the array job")?;

@@ -122,6 +122,7 @@ pub struct Cluster {
     /// Scenarios that change the shared installation (stop the webhook) take it exclusively.
     installation: RwLock<()>,
     namespaces: AtomicU32,
+    clients: AtomicU32,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -342,6 +343,7 @@ impl Cluster {
             kubelet,
             installation: RwLock::new(()),
             namespaces: AtomicU32::new(0),
+            clients: AtomicU32::new(0),
             runtime,
             ca,
             work,
@@ -372,7 +374,9 @@ impl Cluster {
     /// A client authenticated as `user` in `groups` (a client certificate from the cluster's
     /// CA, as `kubectl --kubeconfig` of that user would be).
     pub async fn client_as(&self, user: &str, groups: &[&str]) -> anyhow::Result<Client> {
-        let file = format!("user-{}", user.replace([':', '/'], "_"));
+        // One file per client: scenarios running at once may each make one for `alice`.
+        let n = self.clients.fetch_add(1, Ordering::Relaxed);
+        let file = format!("user-{}-{n}", user.replace([':', '/'], "_"));
         let pair = self.ca.client(&self.work, &file, user, groups)?;
         let path = self.work.join(format!("{file}.kubeconfig"));
         std::fs::write(&path, kubeconfig(&self.server, &self.ca.pair.cert, &pair))?;
