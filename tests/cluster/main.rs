@@ -16,6 +16,7 @@ mod common;
 mod deletion_guards;
 mod dependencies;
 mod examples;
+mod isolation;
 mod placement;
 mod preemption;
 mod retries;
@@ -38,72 +39,35 @@ enum Sharing {
     Exclusive,
 }
 
-const SCENARIOS: &[(&str, Sharing, Scenario)] = &[
-    (
-        "examples::the_examples_apply_and_an_array_job_runs_to_success",
-        Sharing::Shared,
-        examples::the_examples_apply_and_an_array_job_runs_to_success,
-    ),
-    (
-        "unschedulable::a_job_no_node_can_hold_waits_ready_unbilled_and_unkilled",
-        Sharing::Shared,
-        unschedulable::a_job_no_node_can_hold_waits_ready_unbilled_and_unkilled,
-    ),
-    (
-        "retries::an_index_that_fails_twice_succeeds_on_its_third_attempt",
-        Sharing::Shared,
-        retries::an_index_that_fails_twice_succeeds_on_its_third_attempt,
-    ),
-    (
-        "retries::without_retries_the_job_fails_naming_the_index",
-        Sharing::Shared,
-        retries::without_retries_the_job_fails_naming_the_index,
-    ),
-    (
-        "preemption::a_preempted_task_does_not_consume_retries_with_restart_never",
-        Sharing::Shared,
-        preemption::a_preempted_task_does_not_consume_retries_with_restart_never,
-    ),
-    (
-        "preemption::a_preempted_task_does_not_consume_retries_with_restart_on_failure",
-        Sharing::Shared,
-        preemption::a_preempted_task_does_not_consume_retries_with_restart_on_failure,
-    ),
-    (
-        "placement::gpu_and_preemptible_selectors_put_pods_on_the_right_nodes",
-        Sharing::Shared,
-        placement::gpu_and_preemptible_selectors_put_pods_on_the_right_nodes,
-    ),
-    (
-        "dependencies::a_dependent_job_waits_then_starts_or_fails_by_type",
-        Sharing::Shared,
-        dependencies::a_dependent_job_waits_then_starts_or_fails_by_type,
-    ),
-    (
-        "budgets::windows_hold_the_reservation_then_exactly_the_actual_cost",
-        Sharing::Shared,
-        budgets::windows_hold_the_reservation_then_exactly_the_actual_cost,
-    ),
-    (
-        "budgets::a_job_over_budget_waits_until_the_window_is_raised",
-        Sharing::Shared,
-        budgets::a_job_over_budget_waits_until_the_window_is_raised,
-    ),
-    (
-        "terminate::the_submitter_terminates_and_is_refunded_another_user_is_refused",
-        Sharing::Shared,
-        terminate::the_submitter_terminates_and_is_refunded_another_user_is_refused,
-    ),
-    (
-        "deletion_guards::objects_in_use_cannot_be_deleted_and_finalizers_go_once_unused",
-        Sharing::Shared,
-        deletion_guards::objects_in_use_cannot_be_deleted_and_finalizers_go_once_unused,
-    ),
-    (
-        "webhook_down::with_the_webhook_down_batchjobs_fail_closed_and_nothing_else_does",
-        Sharing::Exclusive,
-        webhook_down::with_the_webhook_down_batchjobs_fail_closed_and_nothing_else_does,
-    ),
+/// `[Shared|Exclusive] module::function, ...` → the scenario table, named as libtest would.
+macro_rules! scenarios {
+    ($($sharing:ident $module:ident::$name:ident),* $(,)?) => {
+        &[$((
+            concat!(stringify!($module), "::", stringify!($name)),
+            Sharing::$sharing,
+            $module::$name as Scenario,
+        )),*]
+    };
+}
+
+const SCENARIOS: &[(&str, Sharing, Scenario)] = scenarios![
+    Shared examples::the_examples_apply_and_an_array_job_runs_to_success,
+    Shared unschedulable::a_job_no_node_can_hold_waits_ready_unbilled_and_unkilled,
+    Shared retries::an_index_that_fails_twice_succeeds_on_its_third_attempt,
+    Shared retries::without_retries_the_job_fails_naming_the_index,
+    Shared preemption::a_preempted_task_does_not_consume_retries_with_restart_never,
+    Shared preemption::a_preempted_task_does_not_consume_retries_with_restart_on_failure,
+    Shared placement::gpu_and_preemptible_selectors_put_pods_on_the_right_nodes,
+    Shared dependencies::a_dependent_job_waits_then_starts_or_fails_by_type,
+    Shared budgets::windows_hold_the_reservation_then_exactly_the_actual_cost,
+    Shared budgets::a_job_over_budget_waits_until_the_window_is_raised,
+    Shared terminate::the_submitter_terminates_and_is_refunded_another_user_is_refused,
+    Shared deletion_guards::objects_in_use_cannot_be_deleted_and_finalizers_go_once_unused,
+    Shared isolation::nobody_but_the_controller_writes_a_job_status,
+    Shared isolation::nobody_but_the_submitter_touches_a_job_and_kbatch_metadata_is_the_controllers,
+    Shared isolation::the_template_cannot_place_pods_on_gpu_or_preemptible_nodes_itself,
+    Shared isolation::no_batchjob_can_be_made_where_the_webhook_does_not_look,
+    Exclusive webhook_down::with_the_webhook_down_batchjobs_fail_closed_and_nothing_else_does,
 ];
 
 fn main() -> ExitCode {

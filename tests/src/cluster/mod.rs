@@ -388,6 +388,20 @@ impl Cluster {
         self.client_as(user, &[PRACTITIONERS]).await
     }
 
+    /// A namespace administrator of `namespace`: `user` bound to the built-in `admin`
+    /// ClusterRole there, as a platform team gives a team lead.
+    pub async fn namespace_admin(&self, namespace: &str, user: &str) -> anyhow::Result<Client> {
+        let binding: RoleBinding = serde_json::from_value(json!({
+            "metadata": {"name": format!("admin-{user}"), "namespace": namespace},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]
+        }))?;
+        Api::<RoleBinding>::namespaced(self.admin.clone(), namespace)
+            .create(&PostParams::default(), &binding)
+            .await?;
+        self.client_as(user, &[]).await
+    }
+
     /// Holds the shared installation unchanged while a scenario runs (shared with others).
     pub fn shared(&self) -> RwLockReadGuard<'_, ()> {
         self.installation
