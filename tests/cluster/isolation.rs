@@ -213,14 +213,33 @@ pub fn no_batchjob_can_be_made_where_the_webhook_does_not_look(
 ) -> anyhow::Result<()> {
     cluster.run(async {
         for ns in ["kube-system", "kbatch-system"] {
-            let mut j = job("unchecked", "main", 1, "1h");
-            j["spec"]["taskGroups"][0]["name"] = json!("über");
-            let message = refusal(
-                Api::<BatchJob>::namespaced(cluster.admin.clone(), ns)
-                    .create(&PostParams::default(), &serde_json::from_value(j)?)
-                    .await,
-            )?;
-            assert!(message.contains(ns), "{ns}: {message}");
+            let api = Api::<BatchJob>::namespaced(cluster.admin.clone(), ns);
+            let unchecked: BatchJob = serde_json::from_value(job("unchecked", "main", 1, "1h"))?;
+            // The API server loads a new admission policy within a few seconds of its creation.
+            let dry_run = PostParams {
+                dry_run: true,
+                ..PostParams::default()
+            };
+            wait::until(
+                &format!("the policy to refuse BatchJobs in {ns}"),
+                PATIENCE,
+                || async {
+                    Ok(match api.create(&dry_run, &unchecked).await {
+                        Ok(_) => Err("created".to_owned()),
+                        Err(_) => Ok(()),
+                    })
+                },
+            )
+            .await?;
+            let message = refusal(api.create(&PostParams::default(), &unchecked).await)?;
+            assert!(
+                message.contains(ns) && message.contains("does not look there"),
+                "{ns}: {message}"
+            );
+            assert!(
+                api.get_opt("unchecked").await?.is_none(),
+                "{ns}: nothing was stored"
+            );
         }
         // A name that is no DNS label is refused by the CRD's schema wherever it comes from.
         let team = team(cluster, "names", 10.0).await?;

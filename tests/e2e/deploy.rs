@@ -8,7 +8,8 @@
 use clap::Parser;
 use http::StatusCode;
 use k8s_openapi::api::admissionregistration::v1::{
-    MutatingWebhookConfiguration, ValidatingWebhook, ValidatingWebhookConfiguration,
+    MutatingWebhookConfiguration, ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+    ValidatingWebhook, ValidatingWebhookConfiguration,
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, Namespace, Service, ServiceAccount};
@@ -97,7 +98,7 @@ fn the_kustomization_applies_every_manifest_and_each_decodes_as_its_kind() {
         .iter()
         .map(|r| r.as_str().unwrap().to_owned())
         .collect();
-    let on_disk: BTreeSet<String> = ["crds", "deploy", "rbac"]
+    let on_disk: BTreeSet<String> = ["admission", "crds", "deploy", "rbac"]
         .into_iter()
         .flat_map(yaml_files)
         .collect();
@@ -126,6 +127,10 @@ fn the_kustomization_applies_every_manifest_and_each_decodes_as_its_kind() {
                 "ValidatingWebhookConfiguration" => {
                     decodes::<ValidatingWebhookConfiguration>(&document)
                 }
+                "ValidatingAdmissionPolicy" => decodes::<ValidatingAdmissionPolicy>(&document),
+                "ValidatingAdmissionPolicyBinding" => {
+                    decodes::<ValidatingAdmissionPolicyBinding>(&document)
+                }
                 other => Err(format!("a kind this test does not know: {other}")),
             };
             if let Err(e) = decoded {
@@ -145,6 +150,8 @@ fn the_kustomization_applies_every_manifest_and_each_decodes_as_its_kind() {
         "CustomResourceDefinition",
         "MutatingWebhookConfiguration",
         "ValidatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
     ] {
         assert!(kinds.contains(kind), "no {kind} in manifests/");
     }
@@ -243,8 +250,9 @@ fn both_webhooks_send_only_kbatch_objects_fail_closed_and_skip_system_namespaces
         }
     }
 
-    // The validating webhook sees every write of every kind; the mutating one the creations
-    // that it defaults (BatchJobs: queue defaults and the submitter; BatchBudgets: the start).
+    // The validating webhook sees every write of every kind, and every status update (only the
+    // controller may write status); the mutating one the creations that it defaults
+    // (BatchJobs: queue defaults and the submitter; BatchBudgets: the start).
     let covered = |w: &ValidatingWebhook| -> BTreeSet<(String, String)> {
         w.rules
             .iter()
@@ -263,7 +271,13 @@ fn both_webhooks_send_only_kbatch_objects_fail_closed_and_skip_system_namespaces
     };
     let every_write: BTreeSet<(String, String)> = kbatch_resources()
         .into_iter()
-        .flat_map(|r| ["CREATE", "UPDATE", "DELETE"].map(|op| (r.clone(), op.to_owned())))
+        .flat_map(|r| {
+            let status = (format!("{r}/status"), "UPDATE".to_owned());
+            ["CREATE", "UPDATE", "DELETE"]
+                .map(|op| (r.clone(), op.to_owned()))
+                .into_iter()
+                .chain([status])
+        })
         .collect();
     assert_eq!(covered(&webhooks[1]), every_write);
     let created = |r: &str| (r.to_owned(), "CREATE".to_owned());

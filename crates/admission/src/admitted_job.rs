@@ -20,8 +20,8 @@
 
 use crate::map_only::MapOnly;
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EphemeralContainer, PodSecurityContext, PodSpec, PodTemplateSpec,
-    ResourceRequirements, SecurityContext, Volume,
+    Affinity, Container, ContainerPort, EphemeralContainer, PodSecurityContext, PodSpec,
+    PodTemplateSpec, ResourceRequirements, SecurityContext, Toleration, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use kbatch_policy::api::{
@@ -184,7 +184,7 @@ struct AdmittedTemplate {
 }
 
 /// The `PodSpec` fields admission rules read: resources, security, host namespaces, volume
-/// types and the restart policy.
+/// types, the restart policy and placement (node name, selector, affinity, tolerations).
 /// Required fields are optional here as in k8s-openapi's decoders: absent or `null` is empty.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -201,6 +201,10 @@ pub(crate) struct AdmittedPodSpec {
     #[serde(rename = "hostIPC")]
     host_ipc: Option<bool>,
     volumes: Option<Vec<AdmittedVolume>>,
+    node_name: Option<String>,
+    node_selector: Option<BTreeMap<String, String>>,
+    affinity: Option<Affinity>,
+    tolerations: Option<Vec<Toleration>>,
 }
 
 impl From<AdmittedPodSpec> for PodSpec {
@@ -229,6 +233,10 @@ impl From<AdmittedPodSpec> for PodSpec {
             volumes: pod
                 .volumes
                 .map(|list| list.into_iter().map(Volume::from).collect()),
+            node_name: pod.node_name,
+            node_selector: pod.node_selector,
+            affinity: pod.affinity,
+            tolerations: pod.tolerations,
             ..PodSpec::default()
         }
     }
@@ -359,6 +367,8 @@ mod tests {
         "securityContext":{"runAsUser":1000,"fsGroup":2000,"supplementalGroups":[3000]},
         "volumes":[{"name":"v","hostPath":{"path":"/data"}},{"name":"w","emptyDir":{}}],
         "nodeSelector":{"disk":"ssd"},"serviceAccountName":"sa","tolerations":[{"key":"k"}],
+        "nodeName":"n1","affinity":{"nodeAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[
+          {"weight":1,"preference":{"matchExpressions":[{"key":"zone","operator":"Exists"}]}}]}},
         "containers":[{"name":"main","image":"i:1","args":["--x"],"command":["run"],
           "env":[{"name":"A","value":"b"}],"volumeMounts":[{"name":"v","mountPath":"/v"}],
           "resources":{"requests":{"cpu":"1","memory":"1Gi"},"limits":{"nvidia.com/gpu":1}},
@@ -386,9 +396,7 @@ mod tests {
         let template = &mut expected.spec.task_groups[0].template;
         template.metadata = None;
         let pod = template.spec.as_mut().unwrap();
-        pod.node_selector = None;
         pod.service_account_name = None;
-        pod.tolerations = None;
         let main = &mut pod.containers[0];
         main.args = None;
         main.command = None;
@@ -486,7 +494,7 @@ mod tests {
         for template in [
             r#"{"spec":{"containers":[{"name":"c","args":7}]}}"#,
             r#"{"spec":{"containers":[{"name":"c","env":{"A":"b"}}]}}"#,
-            r#"{"spec":{"containers":[{"name":"c"}],"nodeSelector":["x"]}}"#,
+            r#"{"spec":{"containers":[{"name":"c"}],"serviceAccountName":["x"]}}"#,
             r#"{"metadata":"x","spec":{"containers":[{"name":"c"}]}}"#,
             r#"{"spec":{"containers":[{"name":"c"}],"volumes":[{"name":"v","hostPath":"x"}]}}"#,
         ] {
@@ -498,6 +506,7 @@ mod tests {
             r#"{"spec":{"containers":[{"name":"c","image":7}]}}"#,
             r#"{"spec":{"containers":[{"name":"c","resources":{"requests":[]}}]}}"#,
             r#"{"spec":{"containers":[{"name":"c"}],"hostPID":"yes"}}"#,
+            r#"{"spec":{"containers":[{"name":"c"}],"nodeSelector":["x"]}}"#,
         ] {
             let text = job_with(template);
             for reading in READINGS {

@@ -5,6 +5,7 @@ use crate::objects::Typed;
 use crate::patch::{Defaultable, PatchError, job_patch, member_patch};
 use crate::reply::{Outcome, Reply, Subject, Verdict, bad_request, respond};
 use crate::{AdmissionConfig, Endpoint};
+use kbatch_policy::access::{Requester, Role, check_job_update_access, check_status_write};
 use kbatch_policy::api::{
     BatchBudget, BatchCostModel, BatchJob, BatchJobConstraint, BatchPriority, BatchQueue,
     BatchUserContext, Kind, SUBMITTED_BY_ANNOTATION,
@@ -158,7 +159,7 @@ fn validate(
 ) -> Verdict {
     if req.is_status_update() {
         // The controller owns status; spec rules do not apply to it.
-        return Verdict::allow();
+        return Verdict::of(check_status_write(kind.as_str(), &requester(req, config)));
     }
     match req.operation {
         Operation::Delete => Verdict::of(guard_delete(
@@ -271,24 +272,29 @@ fn validate_job_write(
         }
         Some(old) => {
             v.extend(validate_job_update(&old, &job));
-            let terminating = job.spec.user_command.as_deref() == Some("Terminate")
-                && old.spec.user_command.as_deref() != Some("Terminate");
-            let is_admin = req
-                .groups()
-                .any(|g| config.admin_groups.iter().any(|admin| admin == g));
-            if terminating && !is_admin && submitter(&old) != Some(user) {
-                v.push(
-                    "spec.userCommand",
-                    Reason::Forbidden,
-                    format!(
-                        "only the job's submitter ({}) or an administrator may terminate it; {user:?} is neither",
-                        submitter(&old).unwrap_or("unrecorded")
-                    ),
-                );
-            }
+            v.extend(check_job_update_access(&old, &job, &requester(req, config)));
         }
     }
     Ok(Verdict::of(v))
+}
+
+/// The requester and what they are to kbatch, by the operator's configuration.
+fn requester<'a>(req: &'a RequestEnvelope<'_>, config: &AdmissionConfig) -> Requester<'a> {
+    let name = req.username();
+    let listed = |users: &[String]| users.iter().any(|u| u == name);
+    let role = if listed(&config.controller_users) {
+        Role::Controller
+    } else if listed(&config.garbage_collector_users) {
+        Role::GarbageCollector
+    } else if req
+        .groups()
+        .any(|g| config.admin_groups.iter().any(|admin| admin == g))
+    {
+        Role::Administrator
+    } else {
+        Role::User
+    };
+    Requester { name, role }
 }
 
 fn submitter(job: &BatchJob) -> Option<&str> {

@@ -51,13 +51,30 @@ pub struct AdmissionConfig {
     pub admin_groups: Vec<String>,
     /// Whether users without a matching BatchUserContext run unrestricted (default: refused).
     pub allow_users_without_context: bool,
+    /// The kbatch controller's user names: the only writers of status, owner references and
+    /// the reservation finalizer.
+    pub controller_users: Vec<String>,
+    /// The garbage collector's user names (it may drop a BatchJob's dangling owners).
+    pub garbage_collector_users: Vec<String>,
 }
+
+/// The controller's user name with the shipped manifests (its service account).
+pub const CONTROLLER_USER: &str = "system:serviceaccount:kbatch-system:kbatch-controller";
+/// The garbage collector's user names: its service account when the controller manager runs
+/// with `--use-service-account-credentials` (the default of kubeadm and most distributions),
+/// else the controller manager's own.
+pub const GARBAGE_COLLECTOR_USERS: [&str; 2] = [
+    "system:serviceaccount:kube-system:generic-garbage-collector",
+    "system:kube-controller-manager",
+];
 
 impl Default for AdmissionConfig {
     fn default() -> Self {
         AdmissionConfig {
             admin_groups: vec!["system:masters".to_owned(), "kbatch:admins".to_owned()],
             allow_users_without_context: false,
+            controller_users: vec![CONTROLLER_USER.to_owned()],
+            garbage_collector_users: GARBAGE_COLLECTOR_USERS.map(str::to_owned).to_vec(),
         }
     }
 }

@@ -88,7 +88,8 @@ fn every_recorded_round_is_answered_as_the_policy_says() {
         (25, 26, true),
         (27, 28, true),
         (29, 30, true),
-        (33, 34, true),
+        // A status write by a cluster admin (the recording's "admin"): the controller's alone.
+        (33, 34, false),
         (35, 36, true),
         (37, 38, false),
         (39, 40, true),
@@ -374,12 +375,22 @@ fn an_undecodable_object_is_denied_naming_the_field() {
 }
 
 #[test]
-fn status_updates_are_not_checked_as_spec_edits() {
+fn status_updates_are_the_controllers_and_not_checked_as_spec_edits() {
     let mut review = fixture(34);
     // Even a status write that carries an (impossible) spec change is the controller's.
     review["request"]["object"]["spec"]["batchQueueName"] = json!("elsewhere");
+    review["request"]["userInfo"]["username"] = json!(kbatch_admission::CONTROLLER_USER);
     let answer = call(&policy(), Endpoint::Validate, &review);
-    assert_eq!(answer.response["allowed"], true);
+    assert_eq!(answer.response["allowed"], true, "{}", answer.response);
+
+    // Anyone else, a cluster administrator included, is refused, naming the status.
+    review["request"]["userInfo"]["username"] = json!("admin");
+    review["request"]["userInfo"]["groups"] = json!(["system:masters", "system:authenticated"]);
+    let answer = call(&policy(), Endpoint::Validate, &review);
+    assert_eq!(answer.response["allowed"], false);
+    let cause = &answer.response["status"]["details"]["causes"][0];
+    assert_eq!(cause["field"], "status");
+    assert_eq!(cause["reason"], "Forbidden");
 }
 
 #[test]

@@ -36,7 +36,13 @@ pub fn job_name(job: &str, group: &str) -> String {
     let hash = full.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     });
-    let keep = full[..54].trim_end_matches('-');
+    // Cut at a character boundary: names are DNS labels (ASCII) once admitted, but a job the
+    // webhook never saw must not crash the controller.
+    let cut = (0..=54)
+        .rev()
+        .find(|&i| full.is_char_boundary(i))
+        .unwrap_or(0);
+    let keep = full[..cut].trim_end_matches('-');
     format!("{keep}-{:08x}", hash as u32)
 }
 

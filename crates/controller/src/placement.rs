@@ -6,10 +6,7 @@ use k8s_openapi::api::core::v1::{
 };
 use kbatch_policy::api::BatchNodeSelector;
 
-/// Node label naming the GPU model (GKE's convention, as in the original API).
-pub const GPU_MODEL_LABEL: &str = "cloud.google.com/gke-accelerator";
-/// Node label (and taint key) of preemptible VMs.
-pub const PREEMPTIBLE_LABEL: &str = "cloud.google.com/gke-preemptible";
+pub use kbatch_policy::placement::{GPU_MODEL_LABEL, PREEMPTIBLE_LABEL};
 
 /// Adds the node selectors, affinity and tolerations that `selector` asks for to `pod`.
 ///

@@ -14,8 +14,9 @@
 //! leave to the API server, are checked as it checks them: two strings and an `ObjectMeta`
 //! (whose schema is taken from the pod template's metadata in the BatchJob CRD, the same type).
 //!
-//! Not checked: `pattern` and `format` (only status fields carry them, and their typed decoders
-//! parse those values anyway).
+//! Not checked: `pattern`, `format` and string lengths. Status fields carry the formats, and
+//! their typed decoders parse them; the one pattern (and length), a task group's name being a
+//! DNS label, is the policy's own validation too, which names the rule in its message.
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
     JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,

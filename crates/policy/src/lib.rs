@@ -37,6 +37,7 @@
 //! assert_eq!(refused.as_slice()[0].field, "spec.batchQueueName");
 //! ```
 
+pub mod access;
 pub mod api;
 pub mod budget;
 pub mod constraint;
@@ -46,6 +47,7 @@ mod job_values;
 pub mod names;
 mod namespaced;
 pub mod phase;
+pub mod placement;
 pub mod quantity;
 pub mod references;
 pub mod resources;

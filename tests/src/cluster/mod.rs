@@ -454,12 +454,13 @@ impl Cluster {
             None,
         )
         .await?;
-        for rbac in [
+        for file in [
             "rbac/webhook.yaml",
             "rbac/controller.yaml",
             "rbac/users.yaml",
+            "admission/system-namespaces-policy.yaml",
         ] {
-            install::apply_all(&self.admin, &install::file(&manifests.join(rbac))?, None).await?;
+            install::apply_all(&self.admin, &install::file(&manifests.join(file))?, None).await?;
         }
         // The Deployments' service accounts (the Deployments themselves need a real kubelet).
         for deploy in ["deploy/webhook.yaml", "deploy/controller.yaml"] {

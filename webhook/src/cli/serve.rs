@@ -41,6 +41,13 @@ pub struct ServeArgs {
     /// Let users without a matching BatchUserContext run unrestricted.
     #[arg(long)]
     allow_users_without_context: bool,
+    /// The kbatch controller's user (repeatable): the only writer of kbatch statuses, of a
+    /// BatchJob's owner references and of its reservation finalizer.
+    #[arg(long = "controller-user", default_values = [kbatch_admission::CONTROLLER_USER])]
+    controller_users: Vec<String>,
+    /// The garbage collector's user (repeatable): it may drop a BatchJob's dangling owners.
+    #[arg(long = "garbage-collector-user", default_values = kbatch_admission::GARBAGE_COLLECTOR_USERS)]
+    garbage_collector_users: Vec<String>,
     /// Log format.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -68,6 +75,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let admission = AdmissionConfig {
         admin_groups: args.admin_groups,
         allow_users_without_context: args.allow_users_without_context,
+        controller_users: args.controller_users,
+        garbage_collector_users: args.garbage_collector_users,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -177,6 +177,13 @@ fn long_names_are_shortened_stably() {
     assert_eq!(name, job_name(&long, "worker"));
     assert_ne!(name, job_name(&long, "worker2"));
     assert_eq!(job_name("pi", "main"), "pi-main");
+    // Byte 54 inside a character: cut before it, never through it.
+    let wide = format!("{}über-gruppe-{}", "a".repeat(52), "ü".repeat(10));
+    let name = job_name(&wide, "g");
+    assert!(
+        name.len() <= 63 && name.starts_with(&"a".repeat(52)),
+        "{name}"
+    );
 }
 
 #[test]

@@ -53,6 +53,7 @@ pub struct BatchJobSpec {
 #[serde(rename_all = "camelCase")]
 pub struct TaskGroup {
     /// DNS-1123 label, unique within the job.
+    #[schemars(schema_with = "super::schema::dns_label")]
     pub name: String,
     /// Wall-time limit of one run of one task: `50m`, `1h`, `1d`, or Go-style `1h30m`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -38,6 +38,18 @@ fn drop_descriptions(schema: &mut serde_json::Value) {
     }
 }
 
+/// A DNS-1123 label (a task group's name, which names its Job and labels its pods): checked by
+/// the API server itself, so that no object it stores, whoever wrote it, breaks the names the
+/// controller builds from it.
+pub(crate) fn dns_label(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 63,
+        "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+    })
+}
+
 /// An RFC 3339 timestamp (`metav1.Time`).
 pub(crate) fn optional_time(_: &mut SchemaGenerator) -> Schema {
     json_schema!({

@@ -204,6 +204,9 @@ fn validate_template(i: usize, group: &TaskGroup, v: &mut Violations) {
     for (path, message) in resource_problems(spec) {
         v.push(format!("{}.{path}", at()), Reason::Invalid, message);
     }
+    for (path, message) in crate::placement::template_placement_problems(spec) {
+        v.push(format!("{}.{path}", at()), Reason::Forbidden, message);
+    }
 }
 
 fn validate_dependencies(spec: &BatchJobSpec, v: &mut Violations) {
