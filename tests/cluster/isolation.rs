@@ -255,3 +255,69 @@ pub fn no_batchjob_can_be_made_where_the_webhook_does_not_look(
         Ok(())
     })
 }
+
+/// Hole 3: pods as anyone, anywhere. The BatchUserContext decides the service account and its
+/// token, the claims and queues a user may use, and the restricted Pod Security Standard's
+/// seccomp, AppArmor, procMount, sysctl and SELinux rules; the webhook writes the safe
+/// defaults where a template leaves them unset.
+pub fn pods_run_only_as_the_user_context_allows(cluster: &Cluster) -> anyhow::Result<()> {
+    cluster.run(async {
+        let team = team(cluster, "pod-attack", 10.0).await?;
+        let ns = &team.namespace;
+        let restrict = json!({"spec": {"securityPolicySpec": {
+            "allowedPersistentVolumeClaims": ["scratch"], "allowedQueues": [team.queue]}}});
+        Api::<kbatch_policy::api::BatchUserContext>::namespaced(cluster.admin.clone(), ns)
+            .patch("everyone", &PatchParams::default(), &patch(restrict))
+            .await?;
+        let pod = |spec: Value| {
+            let mut j = job("sneaky", &team.queue, 1, "1h");
+            for (k, v) in spec.as_object().unwrap() {
+                j["spec"]["taskGroups"][0]["template"]["spec"][k] = v.clone();
+            }
+            j
+        };
+        let container = |sc: Value| pod(json!({"containers": [{"name": "work", "image": "busybox:1.36", "securityContext": sc}]}));
+        let payroll = pod(json!({"volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "payroll"}}]}));
+        // The webhook sees the tightened context through its watch: wait until it refuses.
+        let api = Api::<BatchJob>::namespaced(cluster.admin.clone(), ns);
+        let dry_run = PostParams { dry_run: true, ..PostParams::default() };
+        let probe: BatchJob = serde_json::from_value(payroll.clone())?;
+        wait::until("the webhook to see the tightened context", PATIENCE, || async {
+            Ok(match api.create(&dry_run, &probe).await {
+                Ok(_) => Err("accepted".to_owned()),
+                Err(_) => Ok(()),
+            })
+        })
+        .await?;
+        let pod_spec = "spec.taskGroups[0].template.spec";
+        let attacks = [
+            (pod(json!({"serviceAccountName": "deployer"})), format!("{pod_spec}.serviceAccountName")),
+            (pod(json!({"automountServiceAccountToken": true})), format!("{pod_spec}.automountServiceAccountToken")),
+            (payroll, format!("{pod_spec}.volumes[0].persistentVolumeClaim.claimName")),
+            (pod(json!({"securityContext": {"seccompProfile": {"type": "Unconfined"}}})), format!("{pod_spec}.securityContext.seccompProfile.type")),
+            (pod(json!({"securityContext": {"sysctls": [{"name": "kernel.msgmax", "value": "65536"}]}})), format!("{pod_spec}.securityContext.sysctls[0]")),
+            (container(json!({"appArmorProfile": {"type": "Unconfined"}})), format!("{pod_spec}.containers[0].securityContext.appArmorProfile.type")),
+            (container(json!({"procMount": "Unmasked"})), format!("{pod_spec}.containers[0].securityContext.procMount")),
+            (container(json!({"seLinuxOptions": {"user": "system_u"}})), format!("{pod_spec}.containers[0].securityContext.seLinuxOptions.user")),
+        ];
+        let alice = Api::<BatchJob>::namespaced(cluster.practitioner("alice").await?, ns);
+        for (attack, path) in attacks {
+            let message = refusal(alice.create(&PostParams::default(), &serde_json::from_value(attack)?).await)?;
+            assert!(message.contains(&path), "{path}: {message}");
+        }
+        let mut elsewhere = job("elsewhere", "other-queue", 1, "1h");
+        elsewhere["spec"]["batchQueueName"] = json!("other-queue");
+        refusal(alice.create(&PostParams::default(), &serde_json::from_value(elsewhere)?).await)?;
+        assert!(api.list(&Default::default()).await?.items.is_empty(), "nothing was stored");
+
+        // A plain job is admitted, and its pods get the safe defaults.
+        create(&cluster.practitioner("alice").await?, ns, &job("plain", &team.queue, 1, "1h")).await?;
+        wait_phase(cluster, ns, "plain", JobPhase::Succeeded).await?;
+        let pods = crate::common::pods_of(cluster, ns, "plain").await?;
+        let spec = pods.first().and_then(|p| p.spec.clone()).expect("a pod ran");
+        assert_eq!(spec.automount_service_account_token, Some(false));
+        let seccomp = spec.security_context.and_then(|s| s.seccomp_profile).map(|p| p.type_);
+        assert_eq!(seccomp.as_deref(), Some("RuntimeDefault"));
+        Ok(())
+    })
+}
