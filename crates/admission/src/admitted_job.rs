@@ -20,8 +20,9 @@
 
 use crate::map_only::MapOnly;
 use k8s_openapi::api::core::v1::{
-    Affinity, Container, ContainerPort, EphemeralContainer, PodSecurityContext, PodSpec,
-    PodTemplateSpec, ResourceRequirements, SecurityContext, Toleration, Volume,
+    Affinity, Container, ContainerPort, EphemeralContainer, PersistentVolumeClaimVolumeSource,
+    PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements, SecurityContext,
+    Toleration, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use kbatch_policy::api::{
@@ -184,7 +185,8 @@ struct AdmittedTemplate {
 }
 
 /// The `PodSpec` fields admission rules read: resources, security, host namespaces, volume
-/// types, the restart policy and placement (node name, selector, affinity, tolerations).
+/// types and claims, the restart policy, placement (node name, selector, affinity,
+/// tolerations) and the service account.
 /// Required fields are optional here as in k8s-openapi's decoders: absent or `null` is empty.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -202,6 +204,10 @@ pub(crate) struct AdmittedPodSpec {
     host_ipc: Option<bool>,
     volumes: Option<Vec<AdmittedVolume>>,
     node_name: Option<String>,
+    service_account_name: Option<String>,
+    /// Deprecated alias of `serviceAccountName`, still honoured when alone.
+    service_account: Option<String>,
+    automount_service_account_token: Option<bool>,
     node_selector: Option<BTreeMap<String, String>>,
     affinity: Option<Affinity>,
     tolerations: Option<Vec<Toleration>>,
@@ -234,6 +240,10 @@ impl From<AdmittedPodSpec> for PodSpec {
                 .volumes
                 .map(|list| list.into_iter().map(Volume::from).collect()),
             node_name: pod.node_name,
+            service_account_name: pod.service_account_name,
+            #[allow(deprecated)]
+            service_account: pod.service_account,
+            automount_service_account_token: pod.automount_service_account_token,
             node_selector: pod.node_selector,
             affinity: pod.affinity,
             tolerations: pod.tolerations,
@@ -246,12 +256,14 @@ impl From<AdmittedPodSpec> for PodSpec {
 macro_rules! admitted_volume {
     ($($source:ident $(as $json:literal)?),* $(,)?) => {
         /// A pod volume's name and which sources it sets: a security policy allows a volume by
-        /// its sources' types, never by their content. A source set to anything but `null` is
-        /// kept as its default value, so `volume.host_path.is_some()` reads as in the request.
+        /// its sources' types, and a claim by its name, never by other content. A source set to
+        /// anything but `null` is kept as its default value, so `volume.host_path.is_some()`
+        /// reads as in the request; a claim is kept whole.
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         pub(crate) struct AdmittedVolume {
             name: Option<String>,
+            persistent_volume_claim: Option<PersistentVolumeClaimVolumeSource>,
             $($(#[serde(rename = $json)])? $source: Option<IgnoredAny>,)*
         }
 
@@ -260,6 +272,7 @@ macro_rules! admitted_volume {
                 // Built without `..`: a source k8s-openapi adds does not compile until listed.
                 Volume {
                     name: volume.name.unwrap_or_default(),
+                    persistent_volume_claim: volume.persistent_volume_claim,
                     $($source: volume.$source.map(|_| Default::default()),)*
                 }
             }
@@ -271,7 +284,7 @@ admitted_volume! {
     aws_elastic_block_store, azure_disk, azure_file, cephfs, cinder, config_map, csi,
     downward_api as "downwardAPI", empty_dir, ephemeral, fc, flex_volume, flocker,
     gce_persistent_disk, git_repo, glusterfs, host_path, image, iscsi, nfs,
-    persistent_volume_claim, photon_persistent_disk, portworx_volume, projected, quobyte, rbd,
+    photon_persistent_disk, portworx_volume, projected, quobyte, rbd,
     scale_io as "scaleIO", secret, storageos, vsphere_volume,
 }
 
@@ -396,7 +409,6 @@ mod tests {
         let template = &mut expected.spec.task_groups[0].template;
         template.metadata = None;
         let pod = template.spec.as_mut().unwrap();
-        pod.service_account_name = None;
         let main = &mut pod.containers[0];
         main.args = None;
         main.command = None;
@@ -494,7 +506,7 @@ mod tests {
         for template in [
             r#"{"spec":{"containers":[{"name":"c","args":7}]}}"#,
             r#"{"spec":{"containers":[{"name":"c","env":{"A":"b"}}]}}"#,
-            r#"{"spec":{"containers":[{"name":"c"}],"serviceAccountName":["x"]}}"#,
+            r#"{"spec":{"containers":[{"name":"c"}],"hostname":["x"]}}"#,
             r#"{"metadata":"x","spec":{"containers":[{"name":"c"}]}}"#,
             r#"{"spec":{"containers":[{"name":"c"}],"volumes":[{"name":"v","hostPath":"x"}]}}"#,
         ] {
@@ -507,6 +519,7 @@ mod tests {
             r#"{"spec":{"containers":[{"name":"c","resources":{"requests":[]}}]}}"#,
             r#"{"spec":{"containers":[{"name":"c"}],"hostPID":"yes"}}"#,
             r#"{"spec":{"containers":[{"name":"c"}],"nodeSelector":["x"]}}"#,
+            r#"{"spec":{"containers":[{"name":"c"}],"serviceAccountName":["x"]}}"#,
         ] {
             let text = job_with(template);
             for reading in READINGS {

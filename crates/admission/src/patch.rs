@@ -36,7 +36,8 @@ pub(crate) enum PatchError {
 
 /// Copies of the parts of a BatchJob that defaulting writes, taken before it runs: the
 /// annotations, the spec without its task groups, each task group without its pod template,
-/// and of each pod spec its `restartPolicy`, `securityContext` and every container's
+/// and of each pod spec its `restartPolicy`, `automountServiceAccountToken`, `securityContext`
+/// and every container's
 /// `resources` and `securityContext` (`containers`, `initContainers`, `ephemeralContainers`).
 /// Everything else (images, commands, volumes, the template's metadata…) is neither copied
 /// nor compared.
@@ -59,6 +60,7 @@ struct GroupParts {
 #[derive(Debug)]
 struct PodParts {
     restart_policy: Option<String>,
+    automount_service_account_token: Option<bool>,
     security_context: Option<PodSecurityContext>,
     containers: Vec<ContainerParts>,
     init_containers: Option<Vec<ContainerParts>>,
@@ -123,6 +125,7 @@ impl PodParts {
     fn of(pod: &PodSpec) -> PodParts {
         PodParts {
             restart_policy: pod.restart_policy.clone(),
+            automount_service_account_token: pod.automount_service_account_token,
             security_context: pod.security_context.clone(),
             containers: copy_parts(&pod.containers),
             init_containers: pod.init_containers.as_deref().map(copy_parts),
@@ -221,6 +224,12 @@ fn pod_spec(
         "restartPolicy",
         &before.restart_policy,
         &after.restart_policy,
+    )?;
+    patch.member(
+        at,
+        "automountServiceAccountToken",
+        &before.automount_service_account_token,
+        &after.automount_service_account_token,
     )?;
     patch.member(
         at,

@@ -85,6 +85,21 @@ pub struct SecurityPolicySpec {
     /// Rule for SELinux options.
     #[serde(rename = "seLinux", default, skip_serializing_if = "Option::is_none")]
     pub se_linux: Option<SeLinuxRule>,
+    /// Service accounts the pods may run as (`*` for any); empty: only `default`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_service_accounts: Vec<String>,
+    /// Whether pods may mount their service account's token; unset or false: the webhook
+    /// writes `automountServiceAccountToken: false` where a template leaves it unset, and
+    /// refuses `true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automount_service_account_token: Option<bool>,
+    /// PersistentVolumeClaims the pods may mount, by name (`*` for any); empty: any claim
+    /// (whether claims are allowed at all is `volumes`' to say).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_persistent_volume_claims: Vec<String>,
+    /// Queues the user may submit to (`*` for any); empty: any queue of the namespace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_queues: Vec<String>,
 }
 
 /// `MustRunAs` (with ranges), `MayRunAs`, `MustRunAsNonRoot` or `RunAsAny`.

@@ -12,7 +12,9 @@ fn must_run_as_min(rule: Option<&IdRule>) -> Option<i64> {
 /// Sets unset fields of every pod template of the job as the policy requires: ids from the
 /// first `MustRunAs` range, `runAsNonRoot` for `MustRunAsNonRoot`, required capability drops,
 /// default capability adds, `allowPrivilegeEscalation: false` and `readOnlyRootFilesystem: true`
-/// where the policy demands them, and the required SELinux options. Values the job sets are
+/// where the policy demands them, the required SELinux options, no service-account token
+/// unless allowed, and the runtime's default seccomp profile unless the policy allows
+/// privileged pods. Values the job sets are
 /// never changed: validation judges them.
 pub fn default_pod_security(policy: &SecurityPolicySpec, job: &mut BatchJob) {
     for group in &mut job.spec.task_groups {
@@ -50,6 +52,7 @@ pub fn default_pod_security(policy: &SecurityPolicySpec, job: &mut BatchJob) {
         {
             pod_sc.se_linux_options.get_or_insert(options);
         }
+        super::restricted::default_pod(policy, pod);
         if pod
             .security_context
             .as_ref()

@@ -7,10 +7,12 @@
 
 mod containers;
 mod defaults;
+mod restricted;
 mod rules;
 mod volumes;
 
 pub use defaults::default_pod_security;
+pub use restricted::{SAFE_SYSCTLS, SELINUX_TYPES};
 pub use rules::validate_pod_security;
 pub use volumes::is_volume_type;
 

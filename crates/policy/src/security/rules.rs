@@ -14,6 +14,17 @@ pub fn validate_pod_security(
     job: &BatchJob,
 ) -> Violations {
     let mut v = Violations::new();
+    if !super::restricted::queue_allowed(policy, &job.spec.batch_queue_name) {
+        v.push(
+            "spec.batchQueueName",
+            Reason::Forbidden,
+            format!(
+                "queue {:?} is not one this user may use (allowed: {}) (BatchUserContext {context:?})",
+                job.spec.batch_queue_name,
+                policy.allowed_queues.join(", ")
+            ),
+        );
+    }
     for (i, group) in job.spec.task_groups.iter().enumerate() {
         let Some(pod) = group.template.spec.as_ref() else {
             continue;
@@ -80,6 +91,9 @@ impl Check<'_> {
     }
 
     fn pod(&mut self, policy: &SecurityPolicySpec, pod: &PodSpec) {
+        for (path, why) in super::restricted::pod_problems(policy, pod) {
+            self.refuse(format!("{}.{path}", self.at()), why);
+        }
         for (field, set, allowed) in [
             ("hostNetwork", pod.host_network, policy.host_network),
             ("hostIPC", pod.host_ipc, policy.host_ipc),
@@ -159,6 +173,10 @@ impl Check<'_> {
         pod_sc: Option<&PodSecurityContext>,
         c: &ContainerView<'_>,
     ) {
+        for (field, why) in super::restricted::container_problems(policy, c) {
+            let path = format!("{}.{}{field}", self.at(), c.path());
+            self.refuse(path, format!("container {:?}: {why}", c.name));
+        }
         let sc = c.security;
         if sc.and_then(|s| s.privileged) == Some(true) && policy.privileged != Some(true) {
             self.refuse_container(c, ".securityContext.privileged", "may not run privileged");

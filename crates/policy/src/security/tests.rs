@@ -196,6 +196,129 @@ fn each_rule_allows_refuses_and_defaults() {
             )],
             vec![],
         ),
+        (
+            "the default service account is allowed",
+            json!({}),
+            json!({"serviceAccountName": "default", "containers": [{"name": "c"}]}),
+            vec![],
+            vec![],
+        ),
+        (
+            "another service account is refused unless listed",
+            json!({}),
+            json!({"serviceAccountName": "deployer", "containers": [{"name": "c"}]}),
+            vec![format!("{POD}.serviceAccountName")],
+            vec![format!("{POD}.serviceAccountName")],
+        ),
+        (
+            "the deprecated serviceAccount counts too",
+            json!({}),
+            json!({"serviceAccount": "deployer", "containers": [{"name": "c"}]}),
+            vec![format!("{POD}.serviceAccountName")],
+            vec![format!("{POD}.serviceAccountName")],
+        ),
+        (
+            "a listed service account is allowed",
+            json!({"allowedServiceAccounts": ["etl"]}),
+            json!({"serviceAccountName": "etl", "containers": [{"name": "c"}]}),
+            vec![],
+            vec![],
+        ),
+        (
+            "a token is refused unless allowed, and defaulted off",
+            json!({}),
+            json!({"automountServiceAccountToken": true, "containers": [{"name": "c"}]}),
+            vec![format!("{POD}.automountServiceAccountToken")],
+            vec![format!("{POD}.automountServiceAccountToken")],
+        ),
+        (
+            "a token may be allowed",
+            json!({"automountServiceAccountToken": true}),
+            json!({"automountServiceAccountToken": true, "containers": [{"name": "c"}]}),
+            vec![],
+            vec![],
+        ),
+        (
+            "claims outside the list are refused",
+            json!({"allowedPersistentVolumeClaims": ["scratch"], "volumes": ["persistentVolumeClaim"]}),
+            json!({"volumes": [{"name": "a", "persistentVolumeClaim": {"claimName": "scratch"}},
+                {"name": "b", "persistentVolumeClaim": {"claimName": "payroll"}}],
+                "containers": [{"name": "c"}]}),
+            vec![format!("{POD}.volumes[1].persistentVolumeClaim.claimName")],
+            vec![format!("{POD}.volumes[1].persistentVolumeClaim.claimName")],
+        ),
+        (
+            "seccomp Unconfined is refused at the pod and the container",
+            json!({}),
+            json!({"securityContext": {"seccompProfile": {"type": "Unconfined"}},
+                "containers": [{"name": "c", "securityContext": {"seccompProfile": {"type": "Unconfined"}}}]}),
+            vec![
+                format!("{POD}.securityContext.seccompProfile.type"),
+                format!("{POD}.containers[0].securityContext.seccompProfile.type"),
+            ],
+            vec![
+                format!("{POD}.securityContext.seccompProfile.type"),
+                format!("{POD}.containers[0].securityContext.seccompProfile.type"),
+            ],
+        ),
+        (
+            "seccomp Localhost is allowed",
+            json!({}),
+            json!({"containers": [{"name": "c", "securityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": "p.json"}}}]}),
+            vec![],
+            vec![],
+        ),
+        (
+            "a privileged context may run unconfined",
+            json!({"privileged": true}),
+            json!({"securityContext": {"seccompProfile": {"type": "Unconfined"}, "sysctls": [{"name": "kernel.msgmax", "value": "1"}]},
+                "containers": [{"name": "c", "securityContext": {"procMount": "Unmasked"}}]}),
+            vec![],
+            vec![],
+        ),
+        (
+            "AppArmor Unconfined is refused",
+            json!({}),
+            json!({"containers": [{"name": "c", "securityContext": {"appArmorProfile": {"type": "Unconfined"}}}]}),
+            vec![format!(
+                "{POD}.containers[0].securityContext.appArmorProfile.type"
+            )],
+            vec![format!(
+                "{POD}.containers[0].securityContext.appArmorProfile.type"
+            )],
+        ),
+        (
+            "procMount Unmasked is refused in an init container",
+            json!({}),
+            json!({"initContainers": [{"name": "i", "securityContext": {"procMount": "Unmasked"}}],
+                "containers": [{"name": "c", "securityContext": {"procMount": "Default"}}]}),
+            vec![format!("{POD}.initContainers[0].securityContext.procMount")],
+            vec![format!("{POD}.initContainers[0].securityContext.procMount")],
+        ),
+        (
+            "only the safe sysctls",
+            json!({}),
+            json!({"securityContext": {"sysctls": [{"name": "net.ipv4.tcp_syncookies", "value": "1"},
+                {"name": "kernel.msgmax", "value": "65536"}]}, "containers": [{"name": "c"}]}),
+            vec![format!("{POD}.securityContext.sysctls[1]")],
+            vec![format!("{POD}.securityContext.sysctls[1]")],
+        ),
+        (
+            "SELinux: a container type only, no user or role",
+            json!({}),
+            json!({"securityContext": {"seLinuxOptions": {"type": "container_t"}},
+                "containers": [{"name": "c", "securityContext": {"seLinuxOptions": {"user": "system_u", "role": "sysadm_r", "type": "spc_t"}}}]}),
+            vec![
+                format!("{POD}.containers[0].securityContext.seLinuxOptions.user"),
+                format!("{POD}.containers[0].securityContext.seLinuxOptions.role"),
+                format!("{POD}.containers[0].securityContext.seLinuxOptions.type"),
+            ],
+            vec![
+                format!("{POD}.containers[0].securityContext.seLinuxOptions.user"),
+                format!("{POD}.containers[0].securityContext.seLinuxOptions.role"),
+                format!("{POD}.containers[0].securityContext.seLinuxOptions.type"),
+            ],
+        ),
     ];
     for (name, p, pod, before, after) in cases {
         let p = policy(p);
@@ -317,4 +440,64 @@ fn among_contexts_for_the_same_user_the_first_by_name_applies() {
             "a-ops: {first}, b-ops: {second}: {v:?}"
         );
     }
+}
+
+#[test]
+fn defaults_turn_the_token_off_and_the_runtime_seccomp_profile_on() {
+    let mut j = job(json!({"containers": [{"name": "c"}]}));
+    default_pod_security(&policy(json!({})), &mut j);
+    let pod = j.spec.task_groups[0].template.spec.clone().unwrap();
+    assert_eq!(pod.automount_service_account_token, Some(false));
+    let seccomp = pod
+        .security_context
+        .and_then(|s| s.seccomp_profile)
+        .unwrap();
+    assert_eq!(seccomp.type_, "RuntimeDefault");
+
+    // What the template sets is kept (and judged); a privileged context gets no profile.
+    let mut j = job(json!({"automountServiceAccountToken": true,
+        "securityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": "p"}},
+        "containers": [{"name": "c"}]}));
+    default_pod_security(
+        &policy(json!({"automountServiceAccountToken": true})),
+        &mut j,
+    );
+    let pod = j.spec.task_groups[0].template.spec.clone().unwrap();
+    assert_eq!(pod.automount_service_account_token, Some(true));
+    assert_eq!(
+        pod.security_context.unwrap().seccomp_profile.unwrap().type_,
+        "Localhost"
+    );
+    let mut j = job(json!({"containers": [{"name": "c"}]}));
+    default_pod_security(&policy(json!({"privileged": true})), &mut j);
+    let pod = j.spec.task_groups[0].template.spec.clone().unwrap();
+    assert_eq!(pod.security_context, None);
+}
+
+#[test]
+fn refusals_name_the_container_and_the_context() {
+    let j = job(
+        json!({"containers": [{"name": "train", "securityContext": {"procMount": "Unmasked"}}]}),
+    );
+    let v = validate_pod_security("everyone", &policy(json!({})), &j);
+    let message = &v.iter().next().unwrap().message;
+    assert!(
+        message.contains("\"train\"")
+            && message.contains("procMount")
+            && message.contains("everyone"),
+        "{message}"
+    );
+}
+
+#[test]
+fn queues_outside_the_list_are_refused() {
+    let mut j = job(json!({"containers": [{"name": "c"}]}));
+    let p = policy(json!({"allowedQueues": ["cpu"]}));
+    assert_eq!(
+        fields(&validate_pod_security("ctx", &p, &j)),
+        ["spec.batchQueueName"]
+    );
+    j.spec.batch_queue_name = "cpu".into();
+    assert!(validate_pod_security("ctx", &p, &j).is_empty());
+    assert!(validate_pod_security("ctx", &policy(json!({"allowedQueues": ["*"]})), &j).is_empty());
 }
