@@ -321,3 +321,59 @@ pub fn pods_run_only_as_the_user_context_allows(cluster: &Cluster) -> anyhow::Re
         Ok(())
     })
 }
+
+/// Hole 6: one user fills the cluster. The onboarding example's ResourceQuota caps the
+/// BatchJobs of a namespace; the next one is refused naming the quota, and other namespaces
+/// go on. (The cluster-wide cap of 10,000 unfinished jobs is the policy crate's, unit-tested.)
+pub fn a_namespace_holds_no_more_jobs_than_its_quota(cluster: &Cluster) -> anyhow::Result<()> {
+    cluster.run(async {
+        let team = team(cluster, "quota", 10.0).await?;
+        let ns = &team.namespace;
+        let onboarding = kbatch_e2e::cluster::manifests_dir().join("tenancy/team-a.yaml");
+        let mut quota = kbatch_e2e::cluster::install::file(&onboarding)?
+            .into_iter()
+            .find(|d| d["kind"] == "ResourceQuota")
+            .expect("the onboarding example has a ResourceQuota");
+        quota["metadata"]["namespace"] = json!(ns);
+        quota["spec"]["hard"]["count/batchjobs.kbatch.k8s.io"] = json!("2");
+        kbatch_e2e::cluster::install::apply(&cluster.admin, &quota, None).await?;
+        // The quota controller computes its usage before the API server enforces it.
+        let quotas: Api<k8s_openapi::api::core::v1::ResourceQuota> =
+            Api::namespaced(cluster.admin.clone(), ns);
+        wait::until("the quota's usage to be computed", PATIENCE, || async {
+            let q = quotas.get("kbatch-jobs").await?;
+            Ok(match q.status.and_then(|s| s.used) {
+                Some(used) if used.contains_key("count/batchjobs.kbatch.k8s.io") => Ok(()),
+                other => Err(format!("{other:?}")),
+            })
+        })
+        .await?;
+        cluster.kubelet.script(ns, |_| Outcome::Hold);
+        let alice = cluster.practitioner("alice").await?;
+        for name in ["one", "two"] {
+            create(&alice, ns, &job(name, &team.queue, 1, "1h")).await?;
+        }
+        let message = refusal(
+            Api::<BatchJob>::namespaced(alice.clone(), ns)
+                .create(
+                    &PostParams::default(),
+                    &serde_json::from_value(job("three", &team.queue, 1, "1h"))?,
+                )
+                .await,
+        )?;
+        assert!(
+            message.contains("exceeded quota: kbatch-jobs")
+                && message.contains("count/batchjobs.kbatch.k8s.io"),
+            "{message}"
+        );
+        // Another namespace is not held back by this one's quota.
+        let other = crate::common::team(cluster, "quota-other", 10.0).await?;
+        create(
+            &alice,
+            &other.namespace,
+            &job("free", &other.queue, 1, "1h"),
+        )
+        .await?;
+        Ok(())
+    })
+}

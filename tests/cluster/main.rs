@@ -68,6 +68,7 @@ const SCENARIOS: &[(&str, Sharing, Scenario)] = scenarios![
     Shared isolation::the_template_cannot_place_pods_on_gpu_or_preemptible_nodes_itself,
     Shared isolation::no_batchjob_can_be_made_where_the_webhook_does_not_look,
     Shared isolation::pods_run_only_as_the_user_context_allows,
+    Shared isolation::a_namespace_holds_no_more_jobs_than_its_quota,
     Exclusive webhook_down::with_the_webhook_down_batchjobs_fail_closed_and_nothing_else_does,
 ];
 

@@ -209,7 +209,7 @@ pub fn validate_job_create(policy: &PolicySet, job: &BatchJob) -> Violations {
             "metadata",
             Reason::TooManyJobs,
             format!(
-                "the cluster already has {} unfinished BatchJobs, the most kbatch allows ({MAX_UNFINISHED_JOBS}); wait for some to finish",
+                "kbatch's cluster-wide limit: the cluster already has {} unfinished BatchJobs in all namespaces, the most kbatch allows ({MAX_UNFINISHED_JOBS}); wait for some to finish",
                 policy.unfinished_jobs()
             ),
         );

@@ -300,3 +300,45 @@ fn names_longer_than_a_label_value_are_refused() {
         [(Reason::Invalid, "metadata.name".to_owned())]
     );
 }
+
+/// The cluster-wide cap: at 10,000 unfinished BatchJobs (in any namespaces) a new one is
+/// refused, saying it is the cluster's limit, not the namespace's; finished jobs do not count.
+#[test]
+fn the_cluster_wide_cap_refuses_job_10001_and_says_whose_limit_it_is() {
+    let mut p = policy(json!([]));
+    let mut other: BatchJob = job(json!({}));
+    other.status = Some(kbatch_policy::api::BatchJobStatus {
+        phase: Some(kbatch_policy::api::JobPhase::Running),
+        ..Default::default()
+    });
+    for i in 0..kbatch_policy::snapshot::MAX_UNFINISHED_JOBS {
+        other.metadata.name = Some(format!("j{i}"));
+        other.metadata.namespace = Some(format!("team-{}", i % 7));
+        p.upsert_job(&other);
+    }
+    let at_cap = validate_job_create(&p, &job(json!({})));
+    let refused: Vec<_> = at_cap
+        .iter()
+        .filter(|v| v.reason == Reason::TooManyJobs)
+        .collect();
+    assert_eq!(refused.len(), 1, "{at_cap:?}");
+    assert!(
+        refused[0].message.contains("cluster-wide limit")
+            && refused[0]
+                .message
+                .contains("already has 10000 unfinished BatchJobs"),
+        "{}",
+        refused[0].message
+    );
+
+    // One of them finishes: there is room again.
+    other.metadata.name = Some("j0".into());
+    other.metadata.namespace = Some("team-0".into());
+    other.status.as_mut().unwrap().phase = Some(kbatch_policy::api::JobPhase::Succeeded);
+    p.upsert_job(&other);
+    let below = validate_job_create(&p, &job(json!({})));
+    assert!(
+        below.iter().all(|v| v.reason != Reason::TooManyJobs),
+        "{below:?}"
+    );
+}
