@@ -20,6 +20,7 @@ mod isolation;
 mod placement;
 mod preemption;
 mod retries;
+mod rights;
 mod terminate;
 mod unschedulable;
 mod webhook_down;
@@ -69,6 +70,7 @@ const SCENARIOS: &[(&str, Sharing, Scenario)] = scenarios![
     Shared isolation::no_batchjob_can_be_made_where_the_webhook_does_not_look,
     Shared isolation::pods_run_only_as_the_user_context_allows,
     Shared isolation::a_namespace_holds_no_more_jobs_than_its_quota,
+    Shared rights::each_identity_has_the_rights_the_readme_states,
     Exclusive webhook_down::with_the_webhook_down_batchjobs_fail_closed_and_nothing_else_does,
 ];
 

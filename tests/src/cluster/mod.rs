@@ -18,6 +18,7 @@ pub mod process;
 pub mod wait;
 
 use anyhow::Context;
+use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::PostParams;
@@ -399,7 +400,24 @@ impl Cluster {
         Api::<RoleBinding>::namespaced(self.admin.clone(), namespace)
             .create(&PostParams::default(), &binding)
             .await?;
-        self.client_as(user, &[]).await
+        let client = self.client_as(user, &[]).await?;
+        // RBAC reads bindings from a cache, and the admin role's kbatch rules are aggregated
+        // by a controller: wait until both show, or an attack would be refused for nothing.
+        wait::until(
+            &format!("{user} to be an admin of {namespace} who may create BatchJobs"),
+            Duration::from_secs(60),
+            || async {
+                Ok(
+                    if can(&client, namespace, "kbatch.k8s.io", "batchjobs", "create").await? {
+                        Ok(())
+                    } else {
+                        Err("not yet".to_owned())
+                    },
+                )
+            },
+        )
+        .await?;
+        Ok(client)
     }
 
     /// Holds the shared installation unchanged while a scenario runs (shared with others).
@@ -615,6 +633,25 @@ impl Cluster {
             .as_mut()
             .is_some_and(Process::running)
     }
+}
+
+/// Whether `client` may `verb` `resource` of `group` in `namespace` (a SelfSubjectAccessReview,
+/// as `kubectl auth can-i` asks).
+pub async fn can(
+    client: &Client,
+    namespace: &str,
+    group: &str,
+    resource: &str,
+    verb: &str,
+) -> anyhow::Result<bool> {
+    let review: SelfSubjectAccessReview = serde_json::from_value(json!({
+        "spec": {"resourceAttributes": {"namespace": namespace, "group": group,
+            "resource": resource, "verb": verb}}
+    }))?;
+    let answer = Api::<SelfSubjectAccessReview>::all(client.clone())
+        .create(&PostParams::default(), &review)
+        .await?;
+    Ok(answer.status.is_some_and(|s| s.allowed))
 }
 
 /// Whether `GET /readyz` on the plain-HTTP probe port answers 200.
