@@ -367,6 +367,25 @@ pub async fn pods_of(cluster: &Cluster, namespace: &str, name: &str) -> anyhow::
         .items)
 }
 
+/// The runs (pods) of task `index` of BatchJob `name` in `namespace`.
+pub async fn runs_of(
+    cluster: &Cluster,
+    namespace: &str,
+    name: &str,
+    index: u32,
+) -> anyhow::Result<Vec<Pod>> {
+    let index = index.to_string();
+    Ok(pods_of(cluster, namespace, name)
+        .await?
+        .into_iter()
+        .filter(|p| {
+            p.annotations()
+                .get(kbatch_e2e::cluster::kubelet::INDEX_ANNOTATION)
+                == Some(&index)
+        })
+        .collect())
+}
+
 /// The `batch/v1` Jobs of BatchJob `name` in `namespace`.
 pub async fn jobs_of(cluster: &Cluster, namespace: &str, name: &str) -> anyhow::Result<Vec<Job>> {
     let api: Api<Job> = Api::namespaced(cluster.admin.clone(), namespace);

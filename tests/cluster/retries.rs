@@ -2,7 +2,7 @@
 //! `retryLimit: 2`; without retries the job fails naming the index; never two pods for one
 //! index at once.
 
-use crate::common::{PodLog, condition, create, describe, job, pods_of, team, wait_phase};
+use crate::common::{PodLog, condition, create, describe, job, runs_of, team, wait_phase};
 use kbatch_e2e::cluster::Cluster;
 use kbatch_e2e::cluster::kubelet::Outcome;
 use kbatch_policy::api::JobPhase;
@@ -34,17 +34,9 @@ pub fn an_index_that_fails_twice_succeeds_on_its_third_attempt(
             "{}",
             describe(&done)
         );
-        let runs_of_one: Vec<String> = pods_of(cluster, ns, "flaky")
+        let runs_of_one: Vec<String> = runs_of(cluster, ns, "flaky", 1)
             .await?
             .into_iter()
-            .filter(|p| {
-                p.metadata
-                    .annotations
-                    .as_ref()
-                    .and_then(|a| a.get("batch.kubernetes.io/job-completion-index"))
-                    .map(String::as_str)
-                    == Some("1")
-            })
             .map(|p| p.status.and_then(|s| s.phase).unwrap_or_default())
             .collect();
         let mut sorted = runs_of_one.clone();
@@ -86,18 +78,7 @@ pub fn without_retries_the_job_fails_naming_the_index(cluster: &Cluster) -> anyh
             "the failure names the group and the index: {}",
             describe(&failed)
         );
-        let runs_of_two = pods_of(cluster, ns, "fragile")
-            .await?
-            .into_iter()
-            .filter(|p| {
-                p.metadata
-                    .annotations
-                    .as_ref()
-                    .and_then(|a| a.get("batch.kubernetes.io/job-completion-index"))
-                    .map(String::as_str)
-                    == Some("2")
-            })
-            .count();
+        let runs_of_two = runs_of(cluster, ns, "fragile", 2).await?.len();
         assert_eq!(runs_of_two, 1, "retryLimit 0: one run");
         assert_eq!(pods.overlaps(), Vec::<String>::new());
         Ok(())

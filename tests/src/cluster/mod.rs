@@ -149,6 +149,20 @@ pub fn default_nodes() -> Vec<FakeNode> {
     ]
 }
 
+/// The flags the controller manager and the scheduler share: who they are (one kubeconfig
+/// for the API, authentication and authorization), where they serve, no leader election.
+fn component_args(kubeconfig: &Path, port: u16) -> Vec<String> {
+    let kubeconfig = kubeconfig.display();
+    vec![
+        format!("--kubeconfig={kubeconfig}"),
+        format!("--authentication-kubeconfig={kubeconfig}"),
+        format!("--authorization-kubeconfig={kubeconfig}"),
+        "--bind-address=127.0.0.1".into(),
+        format!("--secure-port={port}"),
+        "--leader-elect=false".into(),
+    ]
+}
+
 fn kubeconfig(server: &str, ca: &Path, pair: &pki::Pair) -> String {
     format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: e2e\n  cluster:\n    server: {server}\n    \
@@ -270,7 +284,8 @@ impl Cluster {
             CONTROLLER_USER,
             &SERVICE_ACCOUNT_GROUPS,
         )?;
-        let webhook_config = identity("kbatch-webhook", WEBHOOK_USER, &SERVICE_ACCOUNT_GROUPS)?;
+        // Written to the work directory, where start_webhook finds it.
+        identity("kbatch-webhook", WEBHOOK_USER, &SERVICE_ACCOUNT_GROUPS)?;
 
         let admin = runtime.block_on(client_from(&admin_config))?;
         let ready = runtime.block_on(wait::until(
@@ -290,47 +305,39 @@ impl Cluster {
         }
 
         let kcm_port = process::free_port()?;
-        let kcm = |c: &Path| format!("--kubeconfig={0}", s(c));
+        let mut kcm = component_args(&kcm_config, kcm_port);
+        kcm.extend([
+            "--controllers=*".into(),
+            "--use-service-account-credentials=true".into(),
+            format!("--service-account-private-key-file={}", s(&sa_key)),
+            format!("--root-ca-file={}", s(&ca.pair.cert)),
+            format!("--cluster-signing-cert-file={}", s(&ca.pair.cert)),
+            format!("--cluster-signing-key-file={}", s(&ca.pair.key)),
+            "--service-cluster-ip-range=10.0.0.0/24".into(),
+            // No kubelet heartbeats: the fake nodes must never be marked unreachable.
+            "--node-monitor-grace-period=87600h".into(),
+            "--node-startup-grace-period=87600h".into(),
+        ]);
+        let kcm_binary = assets.join("kube-controller-manager");
         processes.push(Process::spawn(
             &work,
             "kube-controller-manager",
-            &assets.join("kube-controller-manager"),
-            &[
-                kcm(&kcm_config),
-                format!("--authentication-kubeconfig={}", s(&kcm_config)),
-                format!("--authorization-kubeconfig={}", s(&kcm_config)),
-                "--bind-address=127.0.0.1".into(),
-                format!("--secure-port={kcm_port}"),
-                "--controllers=*".into(),
-                "--use-service-account-credentials=true".into(),
-                format!("--service-account-private-key-file={}", s(&sa_key)),
-                format!("--root-ca-file={}", s(&ca.pair.cert)),
-                format!("--cluster-signing-cert-file={}", s(&ca.pair.cert)),
-                format!("--cluster-signing-key-file={}", s(&ca.pair.key)),
-                "--service-cluster-ip-range=10.0.0.0/24".into(),
-                "--leader-elect=false".into(),
-                "--node-monitor-grace-period=87600h".into(),
-                "--node-startup-grace-period=87600h".into(),
-            ],
+            &kcm_binary,
+            &kcm,
             &[],
         )?);
-        let scheduler_port = process::free_port()?;
+        let scheduler = component_args(&scheduler_config, process::free_port()?);
+        let scheduler_binary = assets.join("kube-scheduler");
         processes.push(Process::spawn(
             &work,
             "kube-scheduler",
-            &assets.join("kube-scheduler"),
-            &[
-                kcm(&scheduler_config),
-                format!("--authentication-kubeconfig={}", s(&scheduler_config)),
-                format!("--authorization-kubeconfig={}", s(&scheduler_config)),
-                "--bind-address=127.0.0.1".into(),
-                format!("--secure-port={scheduler_port}"),
-                "--leader-elect=false".into(),
-            ],
+            &scheduler_binary,
+            &scheduler,
             &[],
         )?);
 
-        let webhook_serving = ca.server(&work, "webhook", &["127.0.0.1", "localhost"])?;
+        // webhook.crt and webhook.key, for start_webhook.
+        ca.server(&work, "webhook", &["127.0.0.1", "localhost"])?;
         let kubelet = runtime.block_on(async { Kubelet::start(admin.clone()) });
         let cluster = Cluster {
             kbatch: kbatch_binary()?,
@@ -349,8 +356,8 @@ impl Cluster {
             ca,
             work,
         };
-        cluster.run(cluster.install(&webhook_serving))?;
-        cluster.start_webhook(&webhook_config, &webhook_serving)?;
+        cluster.run(cluster.install())?;
+        cluster.start_webhook()?;
         cluster.run(cluster.register_webhooks())?;
         cluster.start_controller(&controller_config)?;
         cluster.run(async {
@@ -462,7 +469,7 @@ impl Cluster {
         Ok(())
     }
 
-    async fn install(&self, _webhook: &pki::Pair) -> anyhow::Result<()> {
+    async fn install(&self) -> anyhow::Result<()> {
         let manifests = manifests_dir();
         let crds = install::file(&manifests.join("crds/kbatch.k8s.io.yaml"))?;
         install::apply_all(&self.admin, &crds, None).await?;
@@ -553,7 +560,11 @@ impl Cluster {
         install::apply_all(&self.admin, &configurations, None).await
     }
 
-    fn start_webhook(&self, kubeconfig: &Path, serving: &pki::Pair) -> anyhow::Result<()> {
+    /// Starts `kbatch serve --kube` as the webhook's service account, with the serving pair
+    /// made at start-up, and waits until it is ready.
+    fn start_webhook(&self) -> anyhow::Result<()> {
+        let kubeconfig = self.work.join("kbatch-webhook.kubeconfig");
+        let (cert, key) = (self.work.join("webhook.crt"), self.work.join("webhook.key"));
         let process = Process::spawn(
             &self.work,
             "kbatch-webhook",
@@ -563,8 +574,8 @@ impl Cluster {
                 "--kube".into(),
                 format!("--addr=127.0.0.1:{}", self.webhook_port),
                 format!("--probe-addr=127.0.0.1:{}", self.webhook_probe_port),
-                format!("--tls-cert={}", serving.cert.display()),
-                format!("--tls-key={}", serving.key.display()),
+                format!("--tls-cert={}", cert.display()),
+                format!("--tls-key={}", key.display()),
             ],
             &[
                 ("KUBECONFIG", kubeconfig.display().to_string()),
@@ -607,14 +618,7 @@ impl Cluster {
 
     /// Starts the webhook again after [`Cluster::stop_webhook`], and waits until it is ready.
     pub fn restart_webhook(&self) -> anyhow::Result<()> {
-        let kubeconfig = self.work.join("kbatch-webhook.kubeconfig");
-        let serving = pki::Pair {
-            cert_pem: String::new(),
-            key_pem: String::new(),
-            cert: self.work.join("webhook.crt"),
-            key: self.work.join("webhook.key"),
-        };
-        self.start_webhook(&kubeconfig, &serving)
+        self.start_webhook()
     }
 
     /// The last `lines` of the webhook's log.
