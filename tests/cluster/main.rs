@@ -17,6 +17,7 @@ mod deletion_guards;
 mod dependencies;
 mod examples;
 mod isolation;
+mod names;
 mod placement;
 mod preemption;
 mod retries;
@@ -71,6 +72,7 @@ const SCENARIOS: &[(&str, Sharing, Scenario)] = scenarios![
     Shared isolation::pods_run_only_as_the_user_context_allows,
     Shared isolation::a_namespace_holds_no_more_jobs_than_its_quota,
     Shared rights::each_identity_has_the_rights_the_readme_states,
+    Shared names::jobs_whose_names_join_alike_both_run,
     Exclusive webhook_down::with_the_webhook_down_batchjobs_fail_closed_and_nothing_else_does,
 ];
 
