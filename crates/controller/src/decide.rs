@@ -5,8 +5,8 @@
 //! and applies the [`Decision`] in order: delete, create, then the status patch. Budget
 //! steps are not decided here: they follow the ledger ([`ledger_io`](crate::ledger_io)).
 
-use crate::job::{NotRunnable, jobs_for};
-use crate::observe::{all_jobs_exist, group_status, observe_groups};
+use crate::job::{GROUP_LABEL, NotRunnable, jobs_for};
+use crate::observe::{all_jobs_exist, group_status, job_of, observe_groups};
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
@@ -127,7 +127,10 @@ pub fn decide(
             Ok(jobs) => {
                 decision.create_jobs = jobs
                     .into_iter()
-                    .filter(|j| !owned.iter().any(|o| o.name_any() == j.name_any()))
+                    .filter(|j| {
+                        let group = j.labels().get(GROUP_LABEL).map(String::as_str);
+                        group.is_none_or(|g| job_of(g, owned).is_none())
+                    })
                     .collect();
             }
             Err(NotRunnable(why)) => {

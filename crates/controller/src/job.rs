@@ -27,15 +27,39 @@ pub struct NotRunnable(pub String);
 
 /// The name of the Job of task group `group` of BatchJob `job`: `<job>-<group>`, shortened
 /// with a stable hash when longer than a label value may be (63).
+///
+/// Two jobs can join to the same name (`a` + `b-c`, `a-b` + `c`): the controller finds its
+/// Jobs by owner and group label, never by name, and the second one to be created takes
+/// [`fallback_job_name`].
 pub fn job_name(job: &str, group: &str) -> String {
-    let full = format!("{job}-{group}");
+    shortened(format!("{job}-{group}"))
+}
+
+/// The name a group's Job takes when [`job_name`] is another BatchJob's: `<job>-<group>-`
+/// and a hash of the owner's uid and the group, the same at every attempt.
+pub fn fallback_job_name(job: &str, group: &str, uid: &str) -> String {
+    let hash = fnv1a(format!("{uid}/{group}").as_bytes());
+    let suffix = format!("-{:08x}", hash as u32);
+    let base = shortened(format!("{job}-{group}"));
+    let cut = (0..=63 - suffix.len())
+        .rev()
+        .find(|&i| i <= base.len() && base.is_char_boundary(i))
+        .unwrap_or(0);
+    format!("{}{suffix}", base[..cut].trim_end_matches('-'))
+}
+
+/// FNV-1a: stable across releases (unlike std's hasher), enough to tell names apart.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+fn shortened(full: String) -> String {
     if full.len() <= 63 {
         return full;
     }
-    // FNV-1a: stable across releases (unlike std's hasher), enough to tell names apart.
-    let hash = full.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
+    let hash = fnv1a(full.as_bytes());
     // Cut at a character boundary: names are DNS labels (ASCII) once admitted, but a job the
     // webhook never saw must not crash the controller.
     let cut = (0..=54)

@@ -3,7 +3,7 @@
 //!
 //! Pure: the reconciler lists the owned Jobs and hands them here.
 
-use crate::job::{GROUP_LABEL, job_name};
+use crate::job::GROUP_LABEL;
 use k8s_openapi::api::batch::v1::Job;
 use kbatch_policy::api::{BatchJob, GroupStatus};
 use kbatch_policy::phase::GroupObservation;
@@ -43,20 +43,17 @@ pub fn failed_reason(job: &Job) -> Option<String> {
         .map(|c| c.reason.clone().unwrap_or_else(|| "Failed".to_owned()))
 }
 
-/// The owned Job of task group `group`, by its name (or, failing that, its group label).
-fn job_of<'a>(batch_job: &str, group: &str, owned: &'a [Job]) -> Option<&'a Job> {
-    let name = job_name(batch_job, group);
-    owned.iter().find(|j| j.name_any() == name).or_else(|| {
-        owned
-            .iter()
-            .find(|j| j.labels().get(GROUP_LABEL).map(String::as_str) == Some(group))
-    })
+/// The owned Job of task group `group`, by its group label: `owned` holds only Jobs this
+/// BatchJob owns, and a name could be another job's (see [`job_name`](crate::job::job_name)).
+pub fn job_of<'a>(group: &str, owned: &'a [Job]) -> Option<&'a Job> {
+    owned
+        .iter()
+        .find(|j| j.labels().get(GROUP_LABEL).map(String::as_str) == Some(group))
 }
 
 /// One [`GroupObservation`] per task group of `job`, in spec order; a group whose Job does
 /// not exist (yet) shows nothing done.
 pub fn observe_groups(job: &BatchJob, owned: &[Job]) -> Vec<GroupObservation> {
-    let name = job.name_any();
     job.spec
         .task_groups
         .iter()
@@ -66,7 +63,7 @@ pub fn observe_groups(job: &BatchJob, owned: &[Job]) -> Vec<GroupObservation> {
                 .as_ref()
                 .and_then(|s| s.task_count)
                 .unwrap_or(1);
-            let Some(k8s) = job_of(&name, &group.name, owned) else {
+            let Some(k8s) = job_of(&group.name, owned) else {
                 return GroupObservation {
                     name: group.name.clone(),
                     task_count: spec_count,
@@ -102,11 +99,10 @@ pub fn observe_groups(job: &BatchJob, owned: &[Job]) -> Vec<GroupObservation> {
 
 /// `status.groupStatus` from the owned Jobs, one entry per task group in spec order.
 pub fn group_status(job: &BatchJob, owned: &[Job]) -> Vec<GroupStatus> {
-    let name = job.name_any();
     observe_groups(job, owned)
         .into_iter()
         .map(|g| {
-            let status = job_of(&name, &g.name, owned).and_then(|j| j.status.clone());
+            let status = job_of(&g.name, owned).and_then(|j| j.status.clone());
             let status = status.unwrap_or_default();
             GroupStatus {
                 succeeded_indexes: status.completed_indexes.unwrap_or_default(),
@@ -122,12 +118,10 @@ pub fn group_status(job: &BatchJob, owned: &[Job]) -> Vec<GroupStatus> {
 
 /// Whether every task group of `job` has its Job among `owned`.
 pub fn all_jobs_exist(job: &BatchJob, owned: &[Job]) -> bool {
-    let name = job.name_any();
-    job.spec.task_groups.iter().all(|g| {
-        owned
-            .iter()
-            .any(|j| j.name_any() == job_name(&name, &g.name))
-    })
+    job.spec
+        .task_groups
+        .iter()
+        .all(|g| job_of(&g.name, owned).is_some())
 }
 
 #[cfg(test)]
@@ -150,9 +144,12 @@ mod tests {
         .unwrap()
     }
 
+    /// The Job of group `name` minus its `pi-` prefix (found by its group label).
     fn k8s_job(name: &str, completions: i32, status: JobStatus) -> Job {
+        let group = name.trim_start_matches("pi-");
         let mut j: Job = serde_json::from_value(json!({
-            "metadata": {"name": name, "namespace": "ns"},
+            "metadata": {"name": name, "namespace": "ns",
+                "labels": {"kbatch.k8s.io/task-group": group}},
             "spec": {"completions": completions, "template": {}}
         }))
         .unwrap();

@@ -2,6 +2,7 @@
 //! creation and deletion. The bodies are built by pure functions, tested on their own.
 
 use crate::context::Error;
+use crate::job::{GROUP_LABEL, JOB_LABEL, fallback_job_name};
 use k8s_openapi::api::batch::v1::Job;
 use kbatch_policy::api::{
     BatchBudget, BatchBudgetStatus, BatchJob, BatchJobStatus, namespace_or_default,
@@ -85,12 +86,54 @@ pub async fn write_budget_status(
         .await?)
 }
 
-/// Creates `job` unless a Job of that name exists (409 AlreadyExists is success).
+/// The uid of `job`'s controlling owner.
+fn owner_uid(job: &Job) -> Option<&str> {
+    job.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true))
+        .map(|o| o.uid.as_str())
+}
+
+/// Creates `job`. A Job of that name that the same BatchJob owns is success (a retry after a
+/// lost answer); one another BatchJob owns (their names joined alike, `a` + `b-c` and `a-b` +
+/// `c`) makes it take [`fallback_job_name`] instead, a name no other owner can reach.
 pub async fn create_job(client: &kube::Client, job: &Job) -> Result<(), Error> {
     let api: Api<Job> = Api::namespaced(client.clone(), namespace_or_default(&job.metadata));
+    let owner = owner_uid(job).unwrap_or_default().to_owned();
+    let taken_by_another =
+        |existing: Option<Job>| existing.is_some_and(|e| owner_uid(&e) != Some(owner.as_str()));
     match api.create(&PostParams::default(), job).await {
+        Ok(_) => return Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 => {}
+        Err(e) => return Err(e.into()),
+    }
+    let name = job.name_any();
+    if !taken_by_another(api.get_opt(&name).await?) {
+        return Ok(());
+    }
+    let (batch_job, group) = (job.labels().get(JOB_LABEL), job.labels().get(GROUP_LABEL));
+    let (Some(batch_job), Some(group)) = (batch_job, group) else {
+        return Err(Error::Permanent(format!(
+            "Job {name} belongs to another BatchJob"
+        )));
+    };
+    let mut renamed = job.clone();
+    let fallback = fallback_job_name(batch_job, group, &owner);
+    tracing::info!(job = %name, %fallback, "the Job name is another BatchJob's; using the fallback name");
+    renamed.metadata.name = Some(fallback.clone());
+    match api.create(&PostParams::default(), &renamed).await {
         Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 => {
+            if taken_by_another(api.get_opt(&fallback).await?) {
+                Err(Error::Permanent(format!(
+                    "Jobs {name} and {fallback} both belong to other BatchJobs"
+                )))
+            } else {
+                Ok(())
+            }
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -111,6 +154,80 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+
+    use crate::mock::{Expect, World, context, finish, serve};
+    use http::Method;
+
+    fn k8s_job(name: &str, owner: &str) -> Job {
+        serde_json::from_value(json!({
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": name, "namespace": "ns",
+                "labels": {JOB_LABEL: "a", GROUP_LABEL: "b-c"},
+                "ownerReferences": [{"apiVersion": "kbatch.k8s.io/v1beta1", "kind": "BatchJob",
+                    "name": "x", "uid": owner, "controller": true}]},
+            "spec": {"template": {}}
+        }))
+        .unwrap()
+    }
+
+    fn conflict() -> Value {
+        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+            "reason": "AlreadyExists", "code": 409, "message": "exists"})
+    }
+
+    const JOBS: &str = "/apis/batch/v1/namespaces/ns/jobs";
+
+    /// `a` + `b-c` names its Job like `a-b` + `c`: the second to come takes the fallback.
+    #[tokio::test]
+    async fn a_name_another_batchjob_holds_is_left_to_it() {
+        let ours = k8s_job("a-b-c", "uid-a");
+        let fallback = fallback_job_name("a", "b-c", "uid-a");
+        let mut renamed = ours.clone();
+        renamed.metadata.name = Some(fallback.clone());
+        let (ctx, handle, _writers) = context(World::default());
+        let verifier = serve(
+            handle,
+            vec![
+                Expect::new(Method::POST, &format!("{JOBS}?"), conflict()).status(409),
+                Expect::new(
+                    Method::GET,
+                    &format!("{JOBS}/a-b-c"),
+                    serde_json::to_value(k8s_job("a-b-c", "uid-a-b")).unwrap(),
+                ),
+                Expect::new(
+                    Method::POST,
+                    &format!("{JOBS}?"),
+                    serde_json::to_value(&renamed).unwrap(),
+                )
+                .status(201)
+                .body(serde_json::to_value(&renamed).unwrap()),
+            ],
+        );
+        create_job(&ctx.client, &ours).await.unwrap();
+        drop(ctx);
+        finish(verifier).await;
+    }
+
+    /// Our own Job already there (a retry after a lost answer) is success, with no rename.
+    #[tokio::test]
+    async fn our_own_job_already_there_is_success() {
+        let ours = k8s_job("a-b-c", "uid-a");
+        let (ctx, handle, _writers) = context(World::default());
+        let verifier = serve(
+            handle,
+            vec![
+                Expect::new(Method::POST, &format!("{JOBS}?"), conflict()).status(409),
+                Expect::new(
+                    Method::GET,
+                    &format!("{JOBS}/a-b-c"),
+                    serde_json::to_value(&ours).unwrap(),
+                ),
+            ],
+        );
+        create_job(&ctx.client, &ours).await.unwrap();
+        drop(ctx);
+        finish(verifier).await;
+    }
 
     #[test]
     fn empty_lists_are_written_out() {

@@ -187,6 +187,23 @@ fn long_names_are_shortened_stably() {
 }
 
 #[test]
+fn fallback_names_tell_owners_apart_and_stay_within_63() {
+    // `a` + `b-c` and `a-b` + `c` join alike; their fallbacks do not.
+    assert_eq!(job_name("a", "b-c"), job_name("a-b", "c"));
+    let first = fallback_job_name("a", "b-c", "uid-1");
+    assert_ne!(first, fallback_job_name("a-b", "c", "uid-2"));
+    assert_eq!(
+        first,
+        fallback_job_name("a", "b-c", "uid-1"),
+        "the same at every attempt"
+    );
+    assert!(first.starts_with("a-b-c-"), "{first}");
+    let long = fallback_job_name(&"j".repeat(63), "group", "uid");
+    assert!(long.len() <= 63, "{long}");
+    assert_ne!(long, job_name(&"j".repeat(63), "group"));
+}
+
+#[test]
 fn a_job_without_a_valid_wall_time_is_not_runnable() {
     let job = batch_job(
         json!({"batchQueueName": "q", "taskGroups": [{"name": "g", "maxWallTime": "soon",
