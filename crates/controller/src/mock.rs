@@ -127,6 +127,26 @@ pub fn context_at(world: World, now: fn() -> jiff::Timestamp) -> (Arc<Context>, 
     (Arc::new(ctx), handle, writers)
 }
 
+/// [`context`] whose budget store has not had its initial list yet (a controller just
+/// started, or after a failover): what the test applies through the returned writer is all
+/// it will hold.
+pub fn context_with_budgets_unsynced(
+    world: World,
+) -> (
+    Arc<Context>,
+    Handle,
+    Writers,
+    Writer<kbatch_policy::api::BatchBudget>,
+) {
+    let (ctx, handle, writers) = context(world);
+    let (budgets, writer) = reflector::store();
+    let mut stores = ctx.stores.clone();
+    stores.budgets = budgets;
+    let mut unsynced = Context::new(ctx.client.clone(), stores);
+    unsynced.now = ctx.now;
+    (Arc::new(unsynced), handle, writers, writer)
+}
+
 /// Serves `expected` in order, then asserts that no other request comes (the client must
 /// be dropped for the task to end).
 pub fn serve(mut handle: Handle, expected: Vec<Expect>) -> JoinHandle<()> {

@@ -77,6 +77,9 @@ fn key(job: &BatchJob) -> String {
 
 /// Reconciles one BatchJob (the `kube::runtime::Controller` callback).
 pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, Error> {
+    // Before every store has listed, a budget missing from it may only be not listed yet:
+    // taken for deleted, a deleted job would lose its refund. Immediate once synced.
+    ctx.stores.ready().await?;
     ctx.metrics.reconciles.fetch_add(1, Ordering::Relaxed);
     let name = job.name_any();
     let namespace = job

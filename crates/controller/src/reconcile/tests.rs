@@ -289,3 +289,36 @@ async fn a_deleted_job_that_never_reserved_is_released_at_once() {
     drop(ctx);
     finish(verifier).await;
 }
+
+/// A deleted job whose reservation is charged, seen before the budget store has listed: the
+/// reconcile waits for the stores rather than taking "budget not in the store" for "budget
+/// deleted", which would remove the finalizer and lose the refund.
+#[tokio::test]
+async fn a_reconcile_waits_for_the_stores_before_it_releases_a_charged_job() {
+    use crate::fixtures::record;
+    use kbatch_policy::budget::ReservationState;
+
+    let mut job = batch_job(1).in_phase(JobPhase::Running);
+    job.metadata.finalizers = Some(vec![RESERVATION_FINALIZER.into()]);
+    job.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        "2026-11-22T09:55:00Z".parse().unwrap(),
+    ));
+    job.status.as_mut().unwrap().reservation = Some(record(ReservationState::Charged));
+    let (ctx, handle, _writers, _budgets) = crate::mock::context_with_budgets_unsynced(World {
+        jobs: vec![job.clone()],
+        ..World::default()
+    });
+    // No request at all: not even the list of its Jobs.
+    let verifier = serve(handle, vec![]);
+    let waited = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        reconcile(Arc::new(job), ctx.clone()),
+    )
+    .await;
+    assert!(
+        waited.is_err(),
+        "the reconcile went on without the budgets: {waited:?}"
+    );
+    drop(ctx);
+    finish(verifier).await;
+}
