@@ -8,6 +8,7 @@ use crate::common::{
 };
 use kbatch_e2e::cluster::Cluster;
 use kbatch_e2e::cluster::kubelet::Outcome;
+use kbatch_e2e::cluster::wait;
 use kbatch_e2e::cluster::wait::PATIENCE;
 use kbatch_policy::api::{BatchBudget, JobPhase};
 use kube::Api;
@@ -112,5 +113,83 @@ pub fn a_job_over_budget_waits_until_the_window_is_raised(cluster: &Cluster) -> 
             .await?;
         wait_phase(cluster, ns, "big", JobPhase::Succeeded).await?;
         Ok(())
+    })
+}
+
+/// The windows roll on time: once a window ends, `kubectl get bbud` shows the new one (empty)
+/// and the ended one in the history, without waiting for the next job to be charged.
+pub fn a_window_rolls_over_on_time_without_any_job(cluster: &Cluster) -> anyhow::Result<()> {
+    cluster.run(async {
+        let team = team(cluster, "rollover", 10.0).await?;
+        let ns = &team.namespace;
+        // The 24h window ends 40 s from now.
+        let boundary = jiff::Timestamp::now()
+            .round(jiff::Unit::Second)?
+            .checked_add(jiff::SignedDuration::from_secs(40))?;
+        let start = boundary.checked_sub(jiff::SignedDuration::from_hours(24))?;
+        let budgets: Api<BatchBudget> = Api::all(cluster.admin.clone());
+        budgets
+            .patch(
+                &team.budget,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"budgetStartTime": start.to_string()}})),
+            )
+            .await?;
+        cluster.kubelet.script(ns, |_| Outcome::succeed_after(2));
+        create(
+            &cluster.practitioner("alice").await?,
+            ns,
+            &job("before", &team.queue, 1, "1h"),
+        )
+        .await?;
+        wait_phase(cluster, ns, "before", JobPhase::Succeeded).await?;
+        let done = wait_settled(cluster, ns, "before").await?;
+        let cost = done
+            .status
+            .clone()
+            .unwrap_or_default()
+            .reservation
+            .and_then(|r| r.actual_cost);
+        let cost = cost.map(|c| c.to_string()).unwrap_or_default();
+        assert_ne!(nanos(&cost)?, 0, "the job cost something");
+        anyhow::ensure!(
+            jiff::Timestamp::now() < boundary,
+            "the job ended after the window did: the test proves nothing"
+        );
+        wait::until("the 24h window to roll over", PATIENCE, || async {
+            let b = budgets.get(&team.budget).await?;
+            let window = b
+                .status
+                .unwrap_or_default()
+                .window_status_list
+                .into_iter()
+                .find(|w| w.duration == "24h");
+            Ok(match window {
+                Some(w) if w.start_time.0 == boundary => Ok(w),
+                other => Err(format!("{:?}", other.map(|w| w.start_time))),
+            })
+        })
+        .await
+        .and_then(|w| {
+            assert_eq!(
+                nanos(&w.amount_exact.map(|m| m.to_string()).unwrap_or_default())?,
+                0
+            );
+            let ended = w
+                .window_history
+                .last()
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("no history record for the ended window"))?;
+            assert_eq!(
+                ended.window_end_time.0, boundary,
+                "the ended window is in the history"
+            );
+            let spent = ended
+                .amount_exact
+                .map(|m| m.to_string())
+                .unwrap_or_default();
+            assert_eq!(nanos(&spent)?, nanos(&cost)?, "with what the job cost");
+            Ok(())
+        })
     })
 }

@@ -63,6 +63,7 @@ const SCENARIOS: &[(&str, Sharing, Scenario)] = scenarios![
     Shared dependencies::a_dependent_job_waits_then_starts_or_fails_by_type,
     Shared budgets::windows_hold_the_reservation_then_exactly_the_actual_cost,
     Shared budgets::a_job_over_budget_waits_until_the_window_is_raised,
+    Shared budgets::a_window_rolls_over_on_time_without_any_job,
     Shared terminate::the_submitter_terminates_and_is_refunded_another_user_is_refused,
     Shared deletion_guards::objects_in_use_cannot_be_deleted_and_finalizers_go_once_unused,
     Shared isolation::nobody_but_the_controller_writes_a_job_status,

@@ -158,13 +158,23 @@ pub fn to_json(value: &impl serde::Serialize) -> Value {
 
 /// BatchBudget `team`: 100 a day on cost model `gke`.
 pub fn budget() -> kbatch_policy::api::BatchBudget {
-    serde_json::from_value(json!({
+    let mut budget: kbatch_policy::api::BatchBudget = serde_json::from_value(json!({
         "apiVersion": "kbatch.k8s.io/v1beta1", "kind": "BatchBudget",
         "metadata": {"name": "team", "resourceVersion": "5"},
         "spec": {"batchCostModelName": "gke", "budgetStartTime": "2026-11-01T00:00:00Z",
             "budgetWindows": [{"duration": "24h", "amount": 100}]}
     }))
-    .unwrap_or_default()
+    .unwrap_or_default();
+    // Its window is open and current at the tests' clock, as the controller keeps it: a pass
+    // has nothing to roll.
+    if let Ok(plan) = kbatch_policy::budget::BudgetPlan::from_budget(&budget) {
+        budget.status = Some(kbatch_policy::budget::roll_windows(
+            &Default::default(),
+            &plan,
+            crate::mock::test_now(),
+        ));
+    }
+    budget
 }
 
 /// A JobList answer.

@@ -8,16 +8,20 @@
 //! - Wait → the job's waiting conditions, written only when they changed.
 //! - Fail → phase Failed with the reason.
 //!
+//! - Budgets whose windows ended are rolled and written, so they show the current window.
+//!
 //! Runs every [`PERIOD`] and whenever [`Context::wake`] is notified (queue or budget
 //! changes, finished jobs).
 
 use crate::context::{Context, Error};
 use crate::decide::with_phase;
 use crate::ledger_io;
-use crate::writes::write_job_status;
+use crate::writes::{write_budget_status, write_job_status};
 use jiff::Timestamp;
 use kbatch_policy::api::{BatchBudget, BatchJob, JobPhase};
+use kbatch_policy::budget::{BudgetPlan, roll_due};
 use kbatch_policy::scheduling::{Action, SchedulingSnapshot, merge_conditions, schedule};
+use kube::ResourceExt;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -68,6 +72,33 @@ pub async fn pass(ctx: &Context, now: Timestamp) -> usize {
             } else {
                 tracing::warn!(job = %job_ref, %error, "scheduling action failed");
             }
+        }
+    }
+    failures + roll_budgets(ctx, &budgets, now).await
+}
+
+/// Writes the budgets whose windows ended since their last write, rolled (the ledger rolls
+/// them too, but only when it charges or refunds): `kubectl get bbud` then shows the current
+/// window. At most one write per budget per window. Returns how many writes failed.
+async fn roll_budgets(
+    ctx: &Context,
+    written: &HashMap<String, BatchBudget>,
+    now: Timestamp,
+) -> usize {
+    let mut failures = 0;
+    for stored in ctx.stores.budgets.state() {
+        let name = stored.name_any();
+        let budget = written.get(&name).unwrap_or(&stored);
+        let Ok(plan) = BudgetPlan::from_budget(budget) else {
+            continue;
+        };
+        let status = budget.status.clone().unwrap_or_default();
+        let Some(rolled) = roll_due(&status, &plan, now) else {
+            continue;
+        };
+        if let Err(error) = write_budget_status(&ctx.client, budget, &rolled).await {
+            failures += 1;
+            tracing::debug!(budget = %name, %error, "rolling the windows failed; next pass retries");
         }
     }
     failures
@@ -397,6 +428,48 @@ mod tests {
         drop(actions);
         drop(view);
         let (ctx, handle, _writers) = context(world(&written));
+        let verifier = serve(handle, vec![]);
+        assert_eq!(pass(&ctx, test_now()).await, 0);
+        drop(ctx);
+        finish(verifier).await;
+    }
+
+    /// A window that ended since the budget's last write is rolled by the pass, once.
+    #[tokio::test]
+    async fn an_ended_window_is_rolled_once_without_any_job() {
+        let mut stale = budget();
+        let plan = BudgetPlan::from_budget(&stale).unwrap();
+        let yesterday: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+        stale.status = Some(kbatch_policy::budget::roll_windows(
+            &Default::default(),
+            &plan,
+            yesterday,
+        ));
+        let rolled =
+            kbatch_policy::budget::roll_windows(stale.status.as_ref().unwrap(), &plan, test_now());
+        assert_eq!(rolled.window_status_list[0].window_history.len(), 1);
+        let mut written = stale.clone();
+        written.status = Some(rolled.clone());
+        let (ctx, handle, _writers) = context(World {
+            budgets: vec![stale],
+            ..World::default()
+        });
+        let verifier = serve(
+            handle,
+            vec![
+                Expect::new(Method::PATCH, BUDGET_STATUS, to_json(&written))
+                    .body(budget_status_patch(Some("5"), &rolled).unwrap()),
+            ],
+        );
+        assert_eq!(pass(&ctx, test_now()).await, 0);
+        drop(ctx);
+        finish(verifier).await;
+
+        // Current now: nothing to write.
+        let (ctx, handle, _writers) = context(World {
+            budgets: vec![written],
+            ..World::default()
+        });
         let verifier = serve(handle, vec![]);
         assert_eq!(pass(&ctx, test_now()).await, 0);
         drop(ctx);

@@ -50,7 +50,7 @@ pub use record::{
 };
 pub use run_time::run_time;
 pub use windows::{
-    BudgetPlan, BudgetSpecError, WindowPlan, history_limit, record_spent, roll_windows,
+    BudgetPlan, BudgetSpecError, WindowPlan, history_limit, record_spent, roll_due, roll_windows,
     window_spent,
 };
 

@@ -298,6 +298,41 @@ pub(crate) fn find_window(status: &BatchBudgetStatus, seconds: i64) -> Option<&B
 /// assert_eq!(w.start_time.0.to_string(), "2026-11-04T00:00:00Z");
 /// assert_eq!(w.window_history.len(), 3); // the 1st, and empty records for the 2nd and 3rd
 /// ```
+/// The status rolled to `now` when rolling changes which windows are current (one ended, or
+/// none was open yet), so that the budget shows today's spending without waiting for the next
+/// charge; `None` when every window is current already.
+///
+/// ```
+/// use jiff::Timestamp;
+/// use kbatch_policy::api::{BatchBudgetSpec, BatchBudgetStatus};
+/// use kbatch_policy::budget::{BudgetPlan, roll_due};
+///
+/// let spec: BatchBudgetSpec = serde_json::from_value(serde_json::json!({
+///     "batchCostModelName": "gke", "budgetStartTime": "2026-11-01T00:00:00Z",
+///     "budgetWindows": [{"duration": "24h", "amount": 100}]
+/// })).unwrap();
+/// let plan = BudgetPlan::from_spec("team-a", &spec, None).unwrap();
+/// let day1: Timestamp = "2026-11-01T10:00:00Z".parse().unwrap();
+/// let opened = roll_due(&BatchBudgetStatus::default(), &plan, day1).unwrap();
+/// assert!(roll_due(&opened, &plan, "2026-11-01T23:59:59Z".parse().unwrap()).is_none());
+/// let next = roll_due(&opened, &plan, "2026-11-02T00:00:00Z".parse().unwrap()).unwrap();
+/// assert_eq!(next.window_status_list[0].window_history.len(), 1);
+/// ```
+pub fn roll_due(
+    status: &BatchBudgetStatus,
+    plan: &BudgetPlan,
+    now: Timestamp,
+) -> Option<BatchBudgetStatus> {
+    let rolled = roll_windows(status, plan, now);
+    let current = |s: &BatchBudgetStatus| -> Vec<(String, Time)> {
+        s.window_status_list
+            .iter()
+            .map(|w| (w.duration.clone(), w.start_time.clone()))
+            .collect()
+    };
+    (current(&rolled) != current(status)).then_some(rolled)
+}
+
 pub fn roll_windows(
     status: &BatchBudgetStatus,
     plan: &BudgetPlan,
