@@ -41,11 +41,21 @@ pub fn fallback_job_name(job: &str, group: &str, uid: &str) -> String {
     let hash = fnv1a(format!("{uid}/{group}").as_bytes());
     let suffix = format!("-{:08x}", hash as u32);
     let base = shortened(format!("{job}-{group}"));
-    let cut = (0..=63 - suffix.len())
+    format!(
+        "{}{suffix}",
+        prefix(&base, 63 - suffix.len()).trim_end_matches('-')
+    )
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends at a character boundary:
+/// names are DNS labels (ASCII) once admitted, but a job the webhook never saw must not crash
+/// the controller.
+fn prefix(text: &str, max: usize) -> &str {
+    let cut = (0..=max.min(text.len()))
         .rev()
-        .find(|&i| i <= base.len() && base.is_char_boundary(i))
+        .find(|&i| text.is_char_boundary(i))
         .unwrap_or(0);
-    format!("{}{suffix}", base[..cut].trim_end_matches('-'))
+    &text[..cut]
 }
 
 /// FNV-1a: stable across releases (unlike std's hasher), enough to tell names apart.
@@ -60,13 +70,7 @@ fn shortened(full: String) -> String {
         return full;
     }
     let hash = fnv1a(full.as_bytes());
-    // Cut at a character boundary: names are DNS labels (ASCII) once admitted, but a job the
-    // webhook never saw must not crash the controller.
-    let cut = (0..=54)
-        .rev()
-        .find(|&i| full.is_char_boundary(i))
-        .unwrap_or(0);
-    let keep = full[..cut].trim_end_matches('-');
+    let keep = prefix(&full, 54).trim_end_matches('-');
     format!("{keep}-{:08x}", hash as u32)
 }
 

@@ -39,10 +39,15 @@ fn resync(job: &BatchJob) -> Duration {
     }
 }
 
-/// The pods of BatchJob `name` in `namespace` (by label; the controller reads them only
-/// while a Ready job has pods that do not run, to say why they wait).
-async fn job_pods(ctx: &Context, namespace: &str, name: &str) -> Result<Vec<Pod>, Error> {
-    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
+/// The objects of kind `K` in `namespace` labelled for BatchJob `name` (its Jobs, its pods).
+async fn labelled<K>(ctx: &Context, namespace: &str, name: &str) -> Result<Vec<K>, Error>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
     let selector = format!("{JOB_LABEL}={name}");
     Ok(api
         .list(&ListParams::default().labels(&selector))
@@ -57,11 +62,8 @@ async fn owned_jobs(
     name: &str,
     uid: &str,
 ) -> Result<Vec<Job>, Error> {
-    let api: Api<Job> = Api::namespaced(ctx.client.clone(), namespace);
-    let selector = format!("{JOB_LABEL}={name}");
-    let list = api.list(&ListParams::default().labels(&selector)).await?;
-    Ok(list
-        .items
+    let jobs: Vec<Job> = labelled(ctx, namespace, name).await?;
+    Ok(jobs
         .into_iter()
         .filter(|j| j.owner_references().iter().any(|o| o.uid == uid))
         .collect())
@@ -101,8 +103,9 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
     let priority = ctx
         .stores
         .queue_priority(&namespace, &job.spec.batch_queue_name);
-    let waiting = if needs_pods(&job, &owned) {
-        job_pods(&ctx, &namespace, &name).await?
+    // Its pods are read only while a Ready job has some that do not run, to say why they wait.
+    let waiting: Vec<Pod> = if needs_pods(&job, &owned) {
+        labelled(&ctx, &namespace, &name).await?
     } else {
         Vec::new()
     };

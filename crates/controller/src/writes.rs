@@ -96,45 +96,47 @@ fn owner_uid(job: &Job) -> Option<&str> {
         .map(|o| o.uid.as_str())
 }
 
-/// Creates `job`. A Job of that name that the same BatchJob owns is success (a retry after a
-/// lost answer); one another BatchJob owns (their names joined alike, `a` + `b-c` and `a-b` +
-/// `c`) makes it take [`fallback_job_name`] instead, a name no other owner can reach.
+/// Creates `job`: `true` when it was created or a Job of that name is already the same
+/// owner's (a retry after a lost answer), `false` when another owner holds the name.
+async fn create_unless_taken(api: &Api<Job>, job: &Job) -> Result<bool, Error> {
+    match api.create(&PostParams::default(), job).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 409 => {
+            let existing = api.get_opt(&job.name_any()).await?;
+            Ok(existing.is_none_or(|e| owner_uid(&e) == owner_uid(job)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Creates `job`. When another BatchJob holds its name (their names joined alike, `a` + `b-c`
+/// and `a-b` + `c`), it takes [`fallback_job_name`] instead, a name no other owner can reach.
 pub async fn create_job(client: &kube::Client, job: &Job) -> Result<(), Error> {
     let api: Api<Job> = Api::namespaced(client.clone(), namespace_or_default(&job.metadata));
-    let owner = owner_uid(job).unwrap_or_default().to_owned();
-    let taken_by_another =
-        |existing: Option<Job>| existing.is_some_and(|e| owner_uid(&e) != Some(owner.as_str()));
-    match api.create(&PostParams::default(), job).await {
-        Ok(_) => return Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 409 => {}
-        Err(e) => return Err(e.into()),
-    }
-    let name = job.name_any();
-    if !taken_by_another(api.get_opt(&name).await?) {
+    if create_unless_taken(&api, job).await? {
         return Ok(());
     }
-    let (batch_job, group) = (job.labels().get(JOB_LABEL), job.labels().get(GROUP_LABEL));
-    let (Some(batch_job), Some(group)) = (batch_job, group) else {
+    let name = job.name_any();
+    let labels = job.labels();
+    let (Some(batch_job), Some(group), Some(owner)) = (
+        labels.get(JOB_LABEL),
+        labels.get(GROUP_LABEL),
+        owner_uid(job),
+    ) else {
         return Err(Error::Permanent(format!(
             "Job {name} belongs to another BatchJob"
         )));
     };
-    let mut renamed = job.clone();
-    let fallback = fallback_job_name(batch_job, group, &owner);
+    let fallback = fallback_job_name(batch_job, group, owner);
     tracing::info!(job = %name, %fallback, "the Job name is another BatchJob's; using the fallback name");
+    let mut renamed = job.clone();
     renamed.metadata.name = Some(fallback.clone());
-    match api.create(&PostParams::default(), &renamed).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 409 => {
-            if taken_by_another(api.get_opt(&fallback).await?) {
-                Err(Error::Permanent(format!(
-                    "Jobs {name} and {fallback} both belong to other BatchJobs"
-                )))
-            } else {
-                Ok(())
-            }
-        }
-        Err(e) => Err(e.into()),
+    if create_unless_taken(&api, &renamed).await? {
+        Ok(())
+    } else {
+        Err(Error::Permanent(format!(
+            "Jobs {name} and {fallback} both belong to other BatchJobs"
+        )))
     }
 }
 
