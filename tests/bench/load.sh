@@ -11,6 +11,9 @@
 #   - HTTP/2, 8 connections x 8 streams (h2load; percentiles from its request log)
 #   - HTTP/1.1 keep-alive at a fixed 10,000 requests/s offered (h2load --h1 --rps over 8
 #     connections): the latency the API server sees at a steady load, not at saturation
+#   - under attack: /validate at 5,000 requests/s offered, alone and then while
+#     tests/bench/hostile_load.rs holds 1,000 idle TLS connections and 4 clients post 3 MiB
+#     reviews (maps of tiny entries, the costliest shape) back to back
 # and the server's CPU time per request (utime+stime from /proc, divided by requests).
 # Load generator and servers share this machine's cores: compare runs, not absolutes.
 #
@@ -47,6 +50,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 cargo build --release --quiet --bin kbatch -p kbatch-webhook --example bench_server
+cargo build --release --quiet -p kbatch-e2e --example hostile_load
 target=${CARGO_TARGET_DIR:-target}
 work=$(mktemp -d)
 pids=()
@@ -123,6 +127,9 @@ run_h2load() { # name port path body pid mode h2load-options...
   local out; out=$("${gen[@]}" h2load -D "$DURATION" -t 2 "${@:7}" -H 'Content-Type: application/json' -d "$4" \
     --log-file="$log" "https://127.0.0.1:$2$3" 2>&1)
   local n rps p50 p99
+  # Failures and non-2xx answers are shown, as wrk's are.
+  echo "$out" | awk '/^requests:/ && ($10 + $12 + $14) > 0' | sed 's/^/  /'
+  echo "$out" | awk '/^status codes:/ && ($5 + $7 + $9) > 0' | sed 's/^/  /'
   n=$(wc -l <"$log")
   rps=$(echo "$out" | awk '/finished in/ {for (i=1;i<=NF;i++) if ($i ~ /req\/s/) {v=$(i-1); gsub(/,/,"",v); printf "%.0f", v}}')
   read -r p50 p99 < <(awk '{print $3}' "$log" | sort -n | awk '{a[NR]=$1} END {printf "%.3f %.3f\n", a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}')
@@ -161,6 +168,15 @@ run_ab mutate 9443 /mutate "$mutate_body" "$policy_pid"
 run_rate noop 9444 /validate "$validate_body" "$noop_pid"
 run_rate validate 9443 /validate "$validate_body" "$policy_pid"
 run_rate mutate 9443 /mutate "$mutate_body" "$policy_pid"
+
+# Under attack: the same offered rate of legitimate reviews, alone and then beside the attack.
+run_h2load validate 9443 /validate "$validate_body" "$policy_pid" "http/1.1 fixed 5000/s" --h1 -c 8 --rps 625
+"$target/release/examples/hostile_load" 127.0.0.1:9443 "$work/ca.crt" 1000 4 3141000 2>"$work/hostile.log" &
+pids+=($!)
+sleep 5 # the idle connections open
+run_h2load validate 9443 /validate "$validate_body" "$policy_pid" "  attacked (1000 idle, 3 MiB x4)" --h1 -c 8 --rps 625
+kill "${pids[-1]}" 2>/dev/null || true
+tail -n 1 "$work/hostile.log" | sed 's/^/  /'
 
 if [ "$ROUNDS" -gt 1 ]; then
   echo "median ratio to the no-op over $ROUNDS rounds (each round's ratios in brackets):"

@@ -339,6 +339,49 @@ fn only_container(deployment: &Deployment) -> Container {
     container.clone()
 }
 
+/// The container's arguments as the kubelet expands them: `$(NAME)` of its environment, with
+/// the downward API's values of a sample pod (IP 10.244.1.7, limits from its resources).
+fn expanded_args(container: &Container) -> Vec<String> {
+    let limits = container
+        .resources
+        .as_ref()
+        .and_then(|r| r.limits.clone())
+        .unwrap_or_default();
+    let mut values = Vec::new();
+    for var in container.env.iter().flatten() {
+        let value = match (&var.value, &var.value_from) {
+            (Some(value), _) => value.clone(),
+            (None, Some(from)) => {
+                if let Some(field) = &from.field_ref {
+                    match field.field_path.as_str() {
+                        "status.podIP" => "10.244.1.7".to_owned(),
+                        "metadata.name" => "kbatch-pod-0".to_owned(),
+                        "metadata.namespace" => "kbatch-system".to_owned(),
+                        other => panic!("{}: field {other}", var.name),
+                    }
+                } else if let Some(resource) = &from.resource_field_ref {
+                    let name = resource.resource.strip_prefix("limits.").unwrap();
+                    let quantity = &limits.get(name).unwrap().0;
+                    let bytes = kbatch_policy::quantity::Quantity::parse(quantity).unwrap();
+                    bytes.ceil_units().to_string()
+                } else {
+                    panic!("{}: an unexpected source", var.name)
+                }
+            }
+            (None, None) => String::new(),
+        };
+        values.push((format!("$({})", var.name), value));
+    }
+    let args = container.args.clone().unwrap_or_default();
+    args.into_iter()
+        .map(|arg| {
+            values
+                .iter()
+                .fold(arg, |arg, (name, value)| arg.replace(name, value))
+        })
+        .collect()
+}
+
 /// `--flag=value` among `args`.
 fn flag<'a>(args: &'a [String], name: &str) -> &'a str {
     args.iter()
@@ -363,7 +406,8 @@ fn both_deployments_run_the_built_image_locked_down_with_arguments_the_binary_ac
         let container = only_container(&deployment);
         assert_eq!(container.image.as_deref(), Some(image.as_str()), "{name}");
 
-        let args = container.args.clone().unwrap_or_default();
+        let args = expanded_args(&container);
+        assert!(!args.iter().any(|a| a.contains("$(")), "{name}: {args:?}");
         let argv = std::iter::once("kbatch".to_owned()).chain(args.iter().cloned());
         if let Err(e) = Cli::try_parse_from(argv) {
             panic!("{name}: kbatch {args:?}: {e}");
@@ -402,7 +446,23 @@ async fn the_webhook_deployment_serves_where_its_service_and_probes_look() {
     let deployment = deployment("deploy/webhook.yaml", "kbatch-webhook");
     assert_eq!(deployment.spec.replicas, Some(2));
     let container = only_container(&deployment);
-    let args = container.args.clone().unwrap_or_default();
+    let args = expanded_args(&container);
+    // Both listeners bind the pod's IP.
+    for listener in ["--addr", "--probe-addr"] {
+        assert_eq!(
+            flag(&args, listener).rsplit_once(':').unwrap().0,
+            "10.244.1.7"
+        );
+    }
+    let memory_limit = container
+        .env
+        .iter()
+        .flatten()
+        .find(|e| e.name == "KBATCH_MEMORY_LIMIT");
+    let source = memory_limit
+        .and_then(|e| e.value_from.clone())
+        .and_then(|f| f.resource_field_ref);
+    assert_eq!(source.map(|r| r.resource).as_deref(), Some("limits.memory"));
     let port_of = |name: &str| -> i32 {
         container
             .ports
@@ -453,4 +513,60 @@ async fn the_webhook_deployment_serves_where_its_service_and_probes_look() {
         let path = Path::new(flag(&args, file));
         assert_eq!(path.parent(), Some(Path::new(&mount.mount_path)), "{file}");
     }
+}
+
+/// The opt-in NetworkPolicy selects the webhook's pods and opens exactly its two ports: HTTPS
+/// to the control-plane CIDR the operator fills in, metrics to labelled namespaces.
+#[test]
+fn the_network_policy_opens_the_webhook_ports_to_the_api_server_only() {
+    const PATH: &str = "network/webhook.yaml";
+    let text = std::fs::read_to_string(manifests().join(PATH)).unwrap();
+    assert!(
+        text.contains("cidr: CONTROL_PLANE_CIDR"),
+        "the placeholder the README names"
+    );
+    let [document] = parse(PATH, &text.replace("CONTROL_PLANE_CIDR", "172.18.0.0/24"))
+        .try_into()
+        .unwrap();
+    let policy: k8s_openapi::api::networking::v1::NetworkPolicy =
+        serde_json::from_value(document).unwrap();
+    let spec = policy.spec.unwrap();
+    let deployment = deployment("deploy/webhook.yaml", "kbatch-webhook");
+    let pod_labels = deployment
+        .spec
+        .template
+        .metadata
+        .clone()
+        .unwrap()
+        .labels
+        .unwrap();
+    for (key, value) in spec.pod_selector.unwrap().match_labels.unwrap() {
+        assert_eq!(pod_labels.get(&key), Some(&value), "{key}");
+    }
+    assert_eq!(
+        spec.policy_types.as_deref(),
+        Some(&["Ingress".to_owned()][..])
+    );
+    let container = only_container(&deployment);
+    let container_ports: BTreeSet<i32> = container
+        .ports
+        .iter()
+        .flatten()
+        .map(|p| p.container_port)
+        .collect();
+    let mut opened = BTreeSet::new();
+    for rule in spec.ingress.unwrap() {
+        let [port] = rule.ports.unwrap().try_into().unwrap();
+        let Some(IntOrString::Int(port)) = port.port else {
+            panic!("a numbered port");
+        };
+        let [peer] = rule.from.unwrap().try_into().unwrap();
+        match port {
+            8443 => assert_eq!(peer.ip_block.unwrap().cidr, "172.18.0.0/24"),
+            8080 => assert!(peer.namespace_selector.is_some() && peer.ip_block.is_none()),
+            other => panic!("port {other} opened"),
+        }
+        opened.insert(port);
+    }
+    assert_eq!(opened, container_ports);
 }

@@ -10,6 +10,7 @@
 mod admission;
 mod certs;
 mod deploy;
+mod hostile;
 mod https;
 mod probes;
 mod rotation;

@@ -9,6 +9,7 @@
 )]
 
 pub mod cluster;
+pub mod reviews;
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode, header};
@@ -107,6 +108,8 @@ enum Sender {
 /// One client connection.
 pub struct Conn {
     sender: Sender,
+    /// The task driving the connection; it ends when the connection closes.
+    driver: Option<tokio::task::JoinHandle<()>>,
     /// DER of the certificate the server presented.
     pub peer_cert: Vec<u8>,
     /// The negotiated ALPN protocol.
@@ -142,15 +145,25 @@ pub async fn connect(
     let io = TokioIo::new(tls);
     let sender = if alpn.as_deref() == Some(b"h2") {
         let (sender, connection) = http2::handshake(TokioExecutor::new(), io).await?;
-        tokio::spawn(connection);
-        Sender::H2(sender)
+        (
+            Sender::H2(sender),
+            tokio::spawn(async move {
+                let _ = connection.await;
+            }),
+        )
     } else {
         let (sender, connection) = http1::handshake(io).await?;
-        tokio::spawn(connection);
-        Sender::H1(sender)
+        (
+            Sender::H1(sender),
+            tokio::spawn(async move {
+                let _ = connection.await;
+            }),
+        )
     };
+    let (sender, driver) = sender;
     Ok(Conn {
         sender,
+        driver: Some(driver),
         peer_cert,
         alpn,
         handshake,
@@ -163,11 +176,20 @@ impl Conn {
         match &self.sender {
             Sender::H2(sender) => Some(Conn {
                 sender: Sender::H2(sender.clone()),
+                driver: None,
                 peer_cert: self.peer_cert.clone(),
                 alpn: self.alpn.clone(),
                 handshake: self.handshake,
             }),
             Sender::H1(_) => None,
+        }
+    }
+
+    /// Waits until the connection is closed (by either side). Clones from [`Conn::h2_clone`]
+    /// return at once.
+    pub async fn closed(&mut self) {
+        if let Some(driver) = self.driver.as_mut() {
+            let _ = driver.await;
         }
     }
 
@@ -296,7 +318,8 @@ pub async fn probe(addr: SocketAddr, path: &str) -> (StatusCode, String, String)
 }
 
 /// Echoes the endpoint and body length. Special bodies: `panic` panics, `bad` gets a 400,
-/// `sleep` sleeps `delay` first.
+/// `sleep` sleeps `delay` first; a body that starts with `burn:` keeps its thread's CPU busy
+/// for `delay` first (a costly review).
 #[derive(Debug, Default)]
 pub struct Echo {
     pub ready: AtomicBool,
@@ -344,6 +367,13 @@ impl Reviewer for Echo {
                 }
                 std::thread::sleep(self.delay);
                 reply(200, r#"{"slept":true}"#.to_owned(), Outcome::Allowed)
+            }
+            _ if body.starts_with(b"burn:") => {
+                let until = std::time::Instant::now() + self.delay;
+                while std::time::Instant::now() < until {
+                    std::hint::spin_loop();
+                }
+                reply(200, r#"{"burnt":true}"#.to_owned(), Outcome::Allowed)
             }
             _ => {
                 let json = format!(

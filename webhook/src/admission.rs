@@ -6,12 +6,18 @@
 //! `outcome`, `allowed` and `latency_us`; its closing event is `info` for denials and errors,
 //! `debug` for admissions.
 //!
+//! Before its body is read, a request reserves what it will cost from the review memory budget
+//! (see [`crate::memory`]); large bodies are then decided on the review threads, so that a few
+//! costly reviews cannot take the async workers from TLS, HTTP and every other request.
+//!
 //! Answers the server gives itself (the reviewer never saw the request, or failed):
 //! 413 body over the limit, 408 body not received within the request timeout, 503 no review
-//! slot free within it, 500 the reviewer panicked or gave an impossible status. They are
+//! slot, memory or review thread free within it, 500 the reviewer panicked or gave an
+//! impossible status. They are
 //! counted with kind and operation `unknown` and outcome `invalid` (the client's fault) or
 //! `error` (ours).
 
+use crate::memory::{LARGE_BODY_BYTES, Reservation, ReviewMemory};
 use crate::metrics::{Metrics, RequestLabels};
 use crate::review::{Endpoint, Reply, Reviewer};
 use axum::Router;
@@ -20,8 +26,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use bytes::Bytes;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use std::borrow::Cow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -38,8 +43,13 @@ pub(crate) struct AdmissionState {
     pub metrics: Arc<Metrics>,
     /// One permit per request being read or reviewed.
     pub limiter: Arc<Semaphore>,
+    /// The bytes requests may cost at once.
+    pub memory: Arc<ReviewMemory>,
+    /// One permit per review thread: large bodies are decided there.
+    pub review_threads: Arc<Semaphore>,
     pub body_limit: usize,
     pub request_timeout: Duration,
+    pub queue_timeout: Duration,
 }
 
 impl std::fmt::Debug for AdmissionState {
@@ -82,9 +92,14 @@ enum Failure {
 async fn admit(state: &AdmissionState, endpoint: Endpoint, request: Request) -> Response {
     let started = Instant::now();
     // An absurd timeout (`Duration::MAX`) must not overflow: a year is forever here.
+    let forever = started + Duration::from_secs(365 * 24 * 3600);
     let deadline = started
         .checked_add(state.request_timeout)
-        .unwrap_or(started + Duration::from_secs(365 * 24 * 3600));
+        .unwrap_or(forever);
+    let queue_deadline = started
+        .checked_add(state.queue_timeout)
+        .unwrap_or(forever)
+        .min(deadline);
     let span = info_span!(
         "admission",
         endpoint = endpoint.as_str(),
@@ -102,13 +117,25 @@ async fn admit(state: &AdmissionState, endpoint: Endpoint, request: Request) -> 
         if declared_length(&request).is_some_and(|length| length > state.body_limit as u64) {
             return Err(Failure::TooLarge);
         }
-        let _permit = match timeout_at(deadline, state.limiter.acquire()).await {
+        let _permit = match timeout_at(queue_deadline, state.limiter.acquire()).await {
             Ok(Ok(permit)) => permit,
             // The semaphore is never closed; a timeout means every slot stayed busy.
             Ok(Err(_)) | Err(_) => return Err(Failure::Overloaded),
         };
-        let body = read_body(request.into_body(), state.body_limit, deadline).await?;
-        call_reviewer(state.reviewer.as_ref(), endpoint, &body)
+        // Undeclared lengths (chunked bodies) may be as large as the limit: reserve for that.
+        let expected = declared_length(&request)
+            .and_then(|length| usize::try_from(length).ok())
+            .unwrap_or(state.body_limit);
+        let Ok(reserved) = timeout_at(queue_deadline, state.memory.reserve(expected)).await else {
+            return Err(Failure::Overloaded);
+        };
+        let body = read_body(request.into_body(), expected, state.body_limit, deadline).await?;
+        if body.len() > LARGE_BODY_BYTES {
+            // The body is in: waiting for a thread holds no connection's window.
+            review_on_thread(state, endpoint, body, reserved, deadline).await
+        } else {
+            call_reviewer(state.reviewer.as_ref(), endpoint, &body)
+        }
     };
     let result = work.instrument(span.clone()).await;
     finish(&state.metrics, endpoint, &span, started, result)
@@ -119,12 +146,60 @@ fn declared_length(request: &Request) -> Option<u64> {
     value.to_str().ok()?.parse().ok()
 }
 
-async fn read_body(body: Body, limit: usize, deadline: Instant) -> Result<Bytes, Failure> {
-    match timeout_at(deadline, Limited::new(body, limit).collect()).await {
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(Failure::TooLarge),
-        Ok(Err(e)) => Err(Failure::BodyError(e.to_string())),
-        Err(_) => Err(Failure::BodyTimeout),
+/// Reads the body into one buffer sized for `expected` bytes (no copy when the length was
+/// declared), refusing it past `limit`.
+async fn read_body(
+    body: Body,
+    expected: usize,
+    limit: usize,
+    deadline: Instant,
+) -> Result<Vec<u8>, Failure> {
+    let read = async {
+        let mut body = body;
+        let mut buffer = Vec::with_capacity(expected.min(limit));
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| Failure::BodyError(e.to_string()))?;
+            if let Ok(data) = frame.into_data() {
+                if buffer.len() + data.len() > limit {
+                    return Err(Failure::TooLarge);
+                }
+                buffer.extend_from_slice(&data);
+            }
+        }
+        Ok(buffer)
+    };
+    timeout_at(deadline, read)
+        .await
+        .unwrap_or(Err(Failure::BodyTimeout))
+}
+
+/// Decides a large body on a review thread (the blocking pool, at most `review_threads` at
+/// once), leaving the async workers to TLS, HTTP and small reviews.
+async fn review_on_thread(
+    state: &AdmissionState,
+    endpoint: Endpoint,
+    body: Vec<u8>,
+    reserved: Reservation,
+    deadline: Instant,
+) -> Result<Reply, Failure> {
+    let threads = Arc::clone(&state.review_threads);
+    let Ok(Ok(thread)) = timeout_at(deadline, threads.acquire_owned()).await else {
+        return Err(Failure::Overloaded);
+    };
+    let reviewer = Arc::clone(&state.reviewer);
+    // The thread slot and the memory go with the work: they stay held until the decision is
+    // done, even if this request is dropped first.
+    let decided = tokio::task::spawn_blocking(move || {
+        let _held = (thread, reserved);
+        call_reviewer(reviewer.as_ref(), endpoint, &body)
+    });
+    match decided.await {
+        Ok(result) => result,
+        // `call_reviewer` catches the reviewer's panics; this is the pool's own failure.
+        Err(error) => {
+            error!(%error, "a review thread failed; answering 500");
+            Err(Failure::Panicked)
+        }
     }
 }
 
@@ -226,7 +301,7 @@ impl Failure {
             Failure::Overloaded => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "error",
-                "too many requests in flight".into(),
+                "server busy: no review slot, memory or thread free in time".into(),
             ),
             Failure::Panicked => (
                 StatusCode::INTERNAL_SERVER_ERROR,

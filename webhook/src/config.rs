@@ -24,9 +24,28 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
     /// Time for a TLS handshake (default 10 s).
     pub tls_handshake_timeout: Duration,
-    /// Requests reviewed at once; more wait for a slot within `request_timeout` (default 1024).
+    /// Time from a connection's accept to its first request; a connection silent for longer is
+    /// closed (default 10 s).
+    pub first_request_timeout: Duration,
+    /// Time a connection may stay open with no request in flight after its last one; HTTP/2
+    /// connections are sent a GOAWAY (default 90 s, the API server's own idle timeout).
+    pub idle_timeout: Duration,
+    /// Requests read or reviewed at once; more wait for a slot within `queue_timeout`
+    /// (default 1024).
     pub max_concurrent_requests: usize,
-    /// Open HTTPS connections; past it new ones wait in the listen backlog (default 1024).
+    /// Bytes the requests being read and reviewed may cost at once, body and decoding included
+    /// (default 128 MiB; `kbatch serve` sizes it from the container's memory limit). A request
+    /// that cannot reserve its cost within `queue_timeout` gets 503; one that costs more than
+    /// the whole budget waits for all of it.
+    pub review_memory_bytes: usize,
+    /// Time a request may wait for a review slot, its memory or a review thread before it is
+    /// answered 503 (default 2 s). Short, because a waiting HTTP/2 stream holds part of its
+    /// connection's flow-control window, which the streams being read need.
+    pub queue_timeout: Duration,
+    /// Threads that decide large reviews, off the async workers (default: the CPUs available).
+    pub review_threads: usize,
+    /// Open HTTPS connections. At the limit a new connection closes an idle one (silent ones
+    /// first); only when all have a request in flight does it wait (default 1024).
     pub max_connections: usize,
     /// Concurrent HTTP/2 streams per connection (default 256).
     pub max_concurrent_streams: u32,
@@ -52,7 +71,12 @@ impl ServerConfig {
             request_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
             tls_handshake_timeout: Duration::from_secs(10),
+            first_request_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(90),
             max_concurrent_requests: 1024,
+            review_memory_bytes: 128 * 1024 * 1024,
+            queue_timeout: Duration::from_secs(2),
+            review_threads: std::thread::available_parallelism().map_or(1, usize::from),
             max_connections: 1024,
             max_concurrent_streams: 256,
             reload_interval: Duration::from_secs(1),

@@ -22,6 +22,8 @@ mod admission;
 pub mod certs;
 pub mod cli;
 mod config;
+mod connections;
+mod memory;
 mod metrics;
 mod policy_reviewer;
 mod probes;
@@ -32,6 +34,7 @@ pub mod tls;
 
 pub use certs::{GeneratedCerts, KeyKind, default_hosts, generate_dev_certs};
 pub use config::ServerConfig;
+pub use memory::PEAK_BYTES_PER_BODY_BYTE as REVIEW_PEAK_BYTES_PER_BODY_BYTE;
 pub use policy_reviewer::PolicyReviewer;
 pub use review::{Endpoint, NoopReviewer, Outcome, Reply, Reviewer};
 pub use server::{RunningServer, bind, serve};

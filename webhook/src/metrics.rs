@@ -31,6 +31,12 @@ struct ReloadLabels {
     result: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CloseLabels {
+    /// `idle` | `evicted`.
+    reason: &'static str,
+}
+
 fn duration_histogram() -> Histogram {
     Histogram::new(DURATION_BUCKETS)
 }
@@ -45,6 +51,8 @@ pub(crate) struct Metrics {
     in_flight: Gauge,
     connections: Gauge,
     handshake_failures: Counter,
+    closed: Family<CloseLabels, Counter>,
+    review_memory: Gauge,
 }
 
 impl Metrics {
@@ -58,6 +66,18 @@ impl Metrics {
         let in_flight = Gauge::default();
         let connections = Gauge::default();
         let handshake_failures = Counter::default();
+        let closed = Family::<CloseLabels, Counter>::default();
+        let review_memory = Gauge::default();
+        registry.register(
+            "kbatch_webhook_connections_closed",
+            "HTTPS connections the server closed, by reason (idle | evicted: idle, to make room)",
+            closed.clone(),
+        );
+        registry.register(
+            "kbatch_webhook_review_memory_reserved_bytes",
+            "Bytes of the review memory budget reserved by requests being read or reviewed",
+            review_memory.clone(),
+        );
         registry.register(
             "kbatch_admission_requests",
             "Admission requests answered, by endpoint, kind, operation and outcome",
@@ -96,7 +116,20 @@ impl Metrics {
             in_flight,
             connections,
             handshake_failures,
+            closed,
+            review_memory,
         }
+    }
+
+    /// Counts one connection the server closed: `idle` or `evicted`.
+    pub(crate) fn connection_closed(&self, reason: &'static str) {
+        self.closed.get_or_create(&CloseLabels { reason }).inc();
+    }
+
+    /// Records the review memory reserved now.
+    pub(crate) fn set_review_memory(&self, bytes: usize) {
+        self.review_memory
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 
     /// Counts one answered request and its latency.

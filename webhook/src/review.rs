@@ -7,17 +7,23 @@
 
 pub use kbatch_admission::{Endpoint, Outcome, Reply};
 
-/// The decision layer. Synchronous and CPU-only (pure); the server calls it inline.
+/// The decision layer. Synchronous and CPU-only (pure).
 ///
-/// `review` runs on an async runtime worker thread and must return quickly (micro- to
-/// milliseconds): it cannot be interrupted by the request timeout, and while it runs, that
-/// worker serves nothing else. It must not block on I/O or locks held across slow work. A panic
-/// is caught and answered with HTTP 500, so it must not leave shared state broken.
+/// The server calls `review` inline on an async runtime worker for small bodies, and on one of
+/// its review threads for large ones (over 64 KiB). Either way it must not block on I/O or on
+/// locks held across slow work, and it cannot be interrupted by the request timeout. A panic is
+/// caught and answered with HTTP 500, so it must not leave shared state broken.
 pub trait Reviewer: Send + Sync + 'static {
     /// Decides one request body (the raw bytes of an AdmissionReview, untrusted).
     fn review(&self, endpoint: Endpoint, body: &[u8]) -> Reply;
     /// True once the policy store is synced (for /readyz).
     fn is_ready(&self) -> bool;
+
+    /// Why the reviewer cannot decide well now (for /readyz), or `None` when it can. By default,
+    /// "policy store not synced" until [`Reviewer::is_ready`].
+    fn unready_reason(&self) -> Option<String> {
+        (!self.is_ready()).then(|| "policy store not synced".to_owned())
+    }
 }
 
 /// **Benchmarks only**: a reviewer that reads nothing and allows everything.

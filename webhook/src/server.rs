@@ -1,24 +1,29 @@
-//! The HTTPS listener (TLS, HTTP/1.1 and HTTP/2 on one port), the probe listener, and the
-//! graceful shutdown that ties them together.
+//! The HTTPS listener (TLS, HTTP/1.1 and HTTP/2 on one port), the probe listener on its own
+//! thread, and the graceful shutdown that ties them together.
 
 use crate::admission::{self, AdmissionState};
 use crate::config::ServerConfig;
+use crate::connections::{Closing, Connections, Slot, Tracker};
+use crate::memory::ReviewMemory;
 use crate::metrics::Metrics;
-use crate::probes::{self, ProbeState};
+use crate::probes::{self, ProbeState, ProbeThread};
 use crate::review::Reviewer;
 use crate::tls::{CertStore, Reloader};
 use anyhow::Context;
 use axum::Router;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, error, info, warn};
@@ -30,6 +35,8 @@ const H2_PING_TIMEOUT: Duration = Duration::from_secs(10);
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// How long the probe server may take to stop once the HTTPS side has drained.
 const PROBE_STOP_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long an idle connection told to close (HTTP/2: GOAWAY, then a ping) may take to go.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// Serves until `shutdown` completes, then drains in-flight requests (up to
 /// [`ServerConfig::shutdown_grace`]) and returns. Fails early if a listener cannot be bound or
@@ -61,37 +68,46 @@ pub async fn bind(
     let https = TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("binding the HTTPS address {}", config.addr))?;
-    let probe = TcpListener::bind(config.probe_addr)
-        .await
+    let probe = std::net::TcpListener::bind(config.probe_addr)
         .with_context(|| format!("binding the probe address {}", config.probe_addr))?;
     let https_addr = https.local_addr().context("reading the HTTPS address")?;
     let probe_addr = probe.local_addr().context("reading the probe address")?;
     let draining = Arc::new(AtomicBool::new(false));
     let (stop, stopped) = watch::channel(false);
+    let memory = Arc::new(ReviewMemory::new(config.review_memory_bytes));
     let router = admission::router(AdmissionState {
         reviewer: Arc::clone(&reviewer),
         metrics: Arc::clone(&metrics),
         limiter: Arc::new(Semaphore::new(permits(config.max_concurrent_requests))),
+        memory: Arc::clone(&memory),
+        review_threads: Arc::new(Semaphore::new(permits(config.review_threads))),
         body_limit: config.body_limit_bytes,
         request_timeout: config.request_timeout,
+        queue_timeout: config.queue_timeout,
     });
-    let probes = probes::router(ProbeState {
-        reviewer,
-        certs: Arc::clone(&certs),
-        metrics: Arc::clone(&metrics),
-        draining: Arc::clone(&draining),
-    });
+    let probes = probes::spawn(
+        probe,
+        ProbeState {
+            reviewer,
+            memory: Arc::clone(&memory),
+            certs: Arc::clone(&certs),
+            metrics: Arc::clone(&metrics),
+            draining: Arc::clone(&draining),
+        },
+    )
+    .context("starting the probe server")?;
     let context = Arc::new(ConnContext {
         acceptor,
         http: http_builder(&config),
         router,
         metrics: Arc::clone(&metrics),
         handshake_timeout: config.tls_handshake_timeout,
+        first_request_timeout: config.first_request_timeout,
+        idle_timeout: config.idle_timeout,
     });
     let reloader = Reloader::new(Arc::clone(&certs), metrics);
     let task = tokio::spawn(run(Run {
         https,
-        probe,
         probes,
         context,
         reloader,
@@ -162,6 +178,7 @@ impl RunningServer {
     }
 }
 
+/// HTTP/1.1 and HTTP/2 settings of the HTTPS connections.
 fn http_builder(config: &ServerConfig) -> auto::Builder<TokioExecutor> {
     let mut http = auto::Builder::new(TokioExecutor::new());
     http.http1()
@@ -183,13 +200,14 @@ struct ConnContext {
     router: Router,
     metrics: Arc<Metrics>,
     handshake_timeout: Duration,
+    first_request_timeout: Duration,
+    idle_timeout: Duration,
 }
 
 /// Everything the background task owns.
 struct Run {
     https: TcpListener,
-    probe: TcpListener,
-    probes: Router,
+    probes: ProbeThread,
     context: Arc<ConnContext>,
     reloader: Reloader,
     draining: Arc<AtomicBool>,
@@ -205,7 +223,6 @@ async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
 async fn run(run: Run) -> anyhow::Result<()> {
     let Run {
         https,
-        probe,
         probes,
         context,
         reloader,
@@ -214,36 +231,38 @@ async fn run(run: Run) -> anyhow::Result<()> {
         config,
     } = run;
     let reload = tokio::spawn(reloader.run(config.reload_interval, stopped.clone()));
-    let (probe_stop, mut probe_stopped) = watch::channel(false);
-    let mut probe_server = tokio::spawn(
-        axum::serve(probe, probes)
-            .with_graceful_shutdown(async move { stop_requested(&mut probe_stopped).await })
-            .into_future(),
-    );
 
-    let limit = Arc::new(Semaphore::new(permits(config.max_connections)));
+    let slots = Connections::new(config.max_connections);
     let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            biased;
-            () = stop_requested(&mut stopped) => break,
-            Some(joined) = connections.join_next() => {
-                if let Err(e) = joined
-                    && e.is_panic()
-                {
-                    error!(error = %e, "a connection task panicked");
+    {
+        // Kept across iterations: an accepted connection waiting for a slot is not dropped when
+        // another branch of the select wins.
+        let mut incoming = std::pin::pin!(accept(&https, &slots));
+        loop {
+            tokio::select! {
+                biased;
+                () = stop_requested(&mut stopped) => break,
+                Some(joined) = connections.join_next() => {
+                    if let Err(e) = joined
+                        && e.is_panic()
+                    {
+                        error!(error = %e, "a connection task panicked");
+                    }
+                }
+                accepted = &mut incoming => {
+                    incoming.set(accept(&https, &slots));
+                    match accepted {
+                        Ok((tcp, peer, slot)) => {
+                            let task = serve_https(tcp, peer, slot, Arc::clone(&context), stopped.clone());
+                            connections.spawn(task);
+                        }
+                        Err(error) => {
+                            warn!(%error, "accepting a connection failed");
+                            tokio::time::sleep(ACCEPT_BACKOFF).await;
+                        }
+                    }
                 }
             }
-            accepted = accept(&https, &limit) => match accepted {
-                Ok((tcp, peer, permit)) => {
-                    let task = serve_connection(tcp, peer, permit, Arc::clone(&context), stopped.clone());
-                    connections.spawn(task);
-                }
-                Err(error) => {
-                    warn!(%error, "accepting a connection failed");
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                }
-            },
         }
     }
 
@@ -264,15 +283,8 @@ async fn run(run: Run) -> anyhow::Result<()> {
         );
         connections.shutdown().await;
     }
-    probe_stop.send_replace(true);
-    match tokio::time::timeout(PROBE_STOP_TIMEOUT, &mut probe_server).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(error))) => warn!(%error, "the probe server failed"),
-        Ok(Err(error)) => warn!(%error, "the probe server task failed"),
-        Err(_) => {
-            debug!("the probe server did not stop in time; closing it");
-            probe_server.abort();
-        }
+    if !probes.stop(PROBE_STOP_TIMEOUT).await {
+        debug!("the probe server did not stop in time; leaving its thread");
     }
     let _ = reload.await;
     info!("kbatch webhook stopped");
@@ -284,32 +296,40 @@ fn permits(limit: usize) -> usize {
     limit.clamp(1, Semaphore::MAX_PERMITS)
 }
 
-/// Waits for a connection slot, then for a connection.
+/// Waits for a connection, then for a slot for it (see [`Connections::admit`]).
 async fn accept(
     listener: &TcpListener,
-    limit: &Arc<Semaphore>,
-) -> std::io::Result<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
-    let permit = Arc::clone(limit)
-        .acquire_owned()
-        .await
-        .map_err(std::io::Error::other)?;
+    slots: &Arc<Connections>,
+) -> std::io::Result<(TcpStream, SocketAddr, Slot)> {
     let (tcp, peer) = listener.accept().await?;
-    Ok((tcp, peer, permit))
+    Ok((tcp, peer, slots.admit().await))
 }
 
-/// One HTTPS connection: handshake, then HTTP/1.1 or HTTP/2 until it closes or shutdown.
-async fn serve_connection(
+/// One HTTPS connection: handshake, then HTTP/1.1 or HTTP/2 until it closes, idles out, is
+/// evicted, or the server shuts down.
+async fn serve_https(
     tcp: TcpStream,
     peer: SocketAddr,
-    _permit: OwnedSemaphorePermit,
+    slot: Slot,
     context: Arc<ConnContext>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let _open = context.metrics.connection_open();
     let _ = tcp.set_nodelay(true);
+    let tracker = Arc::clone(slot.tracker());
     let handshake = tokio::time::timeout(context.handshake_timeout, context.acceptor.accept(tcp));
+    let closing = tracker.closing(context.first_request_timeout, context.idle_timeout);
     let tls = tokio::select! {
         () = stop_requested(&mut stopped) => return,
+        // Silent past the first-request deadline, or evicted, before the handshake is done.
+        closing = closing => {
+            debug!(%peer, ?closing, "closing a connection still handshaking");
+            context.metrics.connection_closed(match closing {
+                Closing::Idle => "idle",
+                Closing::Evicted => "evicted",
+            });
+            return;
+        }
         handshake = handshake => match handshake {
             Ok(Ok(tls)) => tls,
             Ok(Err(error)) => {
@@ -324,20 +344,99 @@ async fn serve_connection(
             }
         },
     };
-    let service = TowerToHyperService::new(context.router.clone());
-    let mut connection = std::pin::pin!(context.http.serve_connection(TokioIo::new(tls), service));
-    let finished = tokio::select! {
-        result = connection.as_mut() => Some(result),
-        () = stop_requested(&mut stopped) => None,
+    let timeouts = (context.first_request_timeout, context.idle_timeout);
+    let io = TokioIo::new(tls);
+    match serve_http(
+        io,
+        &context.http,
+        &context.router,
+        slot,
+        timeouts,
+        peer,
+        stopped,
+    )
+    .await
+    {
+        Some(Closing::Idle) => context.metrics.connection_closed("idle"),
+        Some(Closing::Evicted) => context.metrics.connection_closed("evicted"),
+        None => {}
+    }
+}
+
+/// Serves HTTP on `io` until it closes, idles out (then closed gracefully: HTTP/2 gets a
+/// GOAWAY), is evicted (closed at once when it never sent a request), or the server shuts down
+/// (in-flight requests finish). `timeouts` are the first-request and idle timeouts. Returns
+/// why the server closed it, if it did.
+pub(crate) async fn serve_http<I>(
+    io: I,
+    http: &auto::Builder<TokioExecutor>,
+    router: &Router,
+    slot: Slot,
+    timeouts: (Duration, Duration),
+    peer: SocketAddr,
+    mut stopped: watch::Receiver<bool>,
+) -> Option<Closing>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let tracker = Arc::clone(slot.tracker());
+    let service = Tracked {
+        inner: TowerToHyperService::new(router.clone()),
+        tracker: Arc::clone(&tracker),
     };
-    let result = match finished {
-        Some(result) => result,
-        None => {
+    let mut connection = std::pin::pin!(http.serve_connection(io, service));
+    let (first_request, idle) = timeouts;
+    let finished = tokio::select! {
+        result = connection.as_mut() => Ok(result),
+        () = stop_requested(&mut stopped) => Err(None),
+        closing = tracker.closing(first_request, idle) => Err(Some(closing)),
+    };
+    let (result, closed) = match finished {
+        Ok(result) => (result, None),
+        Err(Some(Closing::Evicted)) if !tracker.has_served() => {
+            debug!(%peer, "closing a silent connection to make room");
+            return Some(Closing::Evicted);
+        }
+        Err(Some(closing)) => {
+            debug!(%peer, ?closing, "closing an idle connection");
             connection.as_mut().graceful_shutdown();
-            connection.await
+            match tokio::time::timeout(CLOSE_GRACE, connection.as_mut()).await {
+                Ok(result) => (result, Some(closing)),
+                Err(_) => return Some(closing),
+            }
+        }
+        Err(None) => {
+            connection.as_mut().graceful_shutdown();
+            (connection.await, None)
         }
     };
+    drop(slot);
     if let Err(error) = result {
         debug!(%peer, %error, "connection closed with an error");
+    }
+    closed
+}
+
+/// The router, with each request counted in flight on its connection while it is answered.
+#[derive(Clone)]
+struct Tracked {
+    inner: TowerToHyperService<Router>,
+    tracker: Arc<Tracker>,
+}
+
+impl hyper::service::Service<hyper::Request<Incoming>> for Tracked {
+    type Response = axum::response::Response;
+    type Error = Infallible;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<axum::response::Response, Infallible>> + Send>>;
+
+    fn call(&self, request: hyper::Request<Incoming>) -> Self::Future {
+        let in_flight = self.tracker.begin();
+        let answer = self.inner.call(request);
+        Box::pin(async move {
+            let response = answer.await;
+            drop(in_flight);
+            response
+        })
     }
 }

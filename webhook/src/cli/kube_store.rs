@@ -12,16 +12,32 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+/// A watch failing for this long makes the webhook unready: its kind's objects may be stale.
+const STALE_AFTER: Duration = Duration::from_secs(30);
+/// A failing watch that has reported no error for this long has recovered (the watcher's
+/// backoff retries at least every 30 s; a resumed watch reports nothing until a change).
+const RECOVERED_AFTER: Duration = Duration::from_secs(45);
 
 /// The snapshot the watchers write and the reviewer reads.
 #[derive(Debug, Default)]
 pub struct LivePolicy {
     policy: RwLock<PolicySet>,
     synced: Mutex<HashSet<Kind>>,
+    failing: Mutex<HashMap<Kind, Failing>>,
     config: AdmissionConfig,
+}
+
+/// A watch that has failed since `since` with no event in between.
+#[derive(Debug, Clone)]
+struct Failing {
+    since: Instant,
+    last: Instant,
+    error: String,
 }
 
 impl LivePolicy {
@@ -45,6 +61,65 @@ impl LivePolicy {
             .unwrap_or_else(PoisonError::into_inner)
             .insert(kind);
     }
+
+    fn failing(&self) -> std::sync::MutexGuard<'_, HashMap<Kind, Failing>> {
+        self.failing.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The watch of `kind` delivered an event: it works.
+    fn watch_ok(&self, kind: Kind) {
+        self.failing().remove(&kind);
+    }
+
+    /// The watch of `kind` failed at `now`.
+    fn watch_failed(&self, kind: Kind, now: Instant, error: String) {
+        let mut failing = self.failing();
+        let entry = failing.entry(kind).or_insert_with(|| Failing {
+            since: now,
+            last: now,
+            error: String::new(),
+        });
+        entry.last = now;
+        entry.error = error;
+    }
+
+    /// Why the snapshot cannot be trusted at `now`: kinds not listed yet, or watches failing
+    /// for longer than [`STALE_AFTER`].
+    fn unready_at(&self, now: Instant) -> Option<String> {
+        let synced = self.synced.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut waiting: Vec<&str> = Kind::ALL
+            .iter()
+            .filter(|kind| !synced.contains(kind))
+            .map(|kind| kind.as_str())
+            .collect();
+        drop(synced);
+        let mut reasons = Vec::new();
+        if !waiting.is_empty() {
+            waiting.sort_unstable();
+            reasons.push(format!(
+                "policy store not synced: waiting for {}",
+                waiting.join(", ")
+            ));
+        }
+        let mut stale: Vec<(Kind, Failing)> = self
+            .failing()
+            .iter()
+            .filter(|(_, f)| {
+                now.saturating_duration_since(f.since) >= STALE_AFTER
+                    && now.saturating_duration_since(f.last) < RECOVERED_AFTER
+            })
+            .map(|(kind, f)| (*kind, f.clone()))
+            .collect();
+        stale.sort_by_key(|(kind, _)| kind.as_str());
+        for (kind, f) in stale {
+            let seconds = now.saturating_duration_since(f.since).as_secs();
+            reasons.push(format!(
+                "watch of {kind} failing for {seconds}s: {}",
+                f.error
+            ));
+        }
+        (!reasons.is_empty()).then(|| reasons.join("\n"))
+    }
 }
 
 impl Reviewer for LivePolicy {
@@ -54,11 +129,11 @@ impl Reviewer for LivePolicy {
     }
 
     fn is_ready(&self) -> bool {
-        self.synced
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-            == Kind::ALL.len()
+        self.unready_reason().is_none()
+    }
+
+    fn unready_reason(&self) -> Option<String> {
+        self.unready_at(Instant::now())
     }
 }
 
@@ -172,9 +247,15 @@ async fn watch<K: Indexed>(client: Client, live: Arc<LivePolicy>) {
         .boxed();
     while let Some(event) = events.next().await {
         match event {
-            Ok(event) => apply_event(&live, &mut relist, event),
+            Ok(event) => {
+                live.watch_ok(K::KIND);
+                apply_event(&live, &mut relist, event);
+            }
             // The backoff retries; say so, never drop errors silently.
-            Err(e) => tracing::warn!(kind = %K::KIND, "watch failed, retrying: {e}"),
+            Err(e) => {
+                tracing::warn!(kind = %K::KIND, "watch failed, retrying: {e}");
+                live.watch_failed(K::KIND, Instant::now(), e.to_string());
+            }
         }
     }
 }
@@ -227,8 +308,40 @@ mod tests {
     }
 
     #[test]
+    fn a_watch_failing_for_30s_makes_it_unready_until_it_recovers() {
+        let live = LivePolicy::new(AdmissionConfig::default());
+        for kind in Kind::ALL {
+            live.mark_synced(kind);
+        }
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        assert_eq!(live.unready_at(t0), None);
+        live.watch_failed(Kind::BatchQueue, t0, "connection refused".into());
+        live.watch_failed(Kind::BatchQueue, at(20), "connection refused".into());
+        assert_eq!(live.unready_at(at(29)), None, "a short outage is tolerated");
+        assert_eq!(
+            live.unready_at(at(31)).as_deref(),
+            Some("watch of BatchQueue failing for 31s: connection refused")
+        );
+        // No error for 45 s: the watcher's retries have stopped failing.
+        assert_eq!(live.unready_at(at(66)), None);
+        // An event proves it at once.
+        live.watch_failed(Kind::BatchQueue, at(70), "timeout".into());
+        live.watch_failed(Kind::BatchQueue, at(105), "timeout".into());
+        assert!(live.unready_at(at(106)).is_some());
+        live.watch_ok(Kind::BatchQueue);
+        assert_eq!(live.unready_at(at(106)), None);
+    }
+
+    #[test]
     fn ready_only_once_every_kind_has_synced() {
         let live = LivePolicy::new(AdmissionConfig::default());
+        assert_eq!(
+            live.unready_reason().as_deref(),
+            Some(
+                "policy store not synced: waiting for BatchBudget, BatchCostModel, BatchJob, BatchJobConstraint, BatchPriority, BatchQueue, BatchUserContext"
+            )
+        );
         for kind in Kind::ALL {
             assert!(!live.is_ready());
             live.mark_synced(kind);
