@@ -18,6 +18,7 @@ mod dependencies;
 mod examples;
 mod isolation;
 mod names;
+mod observability;
 mod placement;
 mod preemption;
 mod retries;
@@ -74,6 +75,7 @@ const SCENARIOS: &[(&str, Sharing, Scenario)] = scenarios![
     Shared isolation::a_namespace_holds_no_more_jobs_than_its_quota,
     Shared rights::each_identity_has_the_rights_the_readme_states,
     Shared names::jobs_whose_names_join_alike_both_run,
+    Shared observability::the_controller_reports_events_metrics_and_readiness,
     Exclusive webhook_down::with_the_webhook_down_batchjobs_fail_closed_and_nothing_else_does,
 ];
 

@@ -15,7 +15,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// Peak bytes allocated while a review is read, decoded and decided, per byte of its body: a
 /// 3 MiB review reserves this many times 3 MiB of the budget. Debug builds cost more: they
 /// re-encode every mutated job as a JSON tree to check its patch (kbatch-admission).
-pub const PEAK_BYTES_PER_BODY_BYTE: usize = if cfg!(debug_assertions) { 64 } else { 16 };
+pub const PEAK_BYTES_PER_BODY_BYTE: usize = if cfg!(debug_assertions) { 64 } else { 36 };
 /// Bodies larger than this are "large": they draw on their share of the budget, and are
 /// decided on the review threads instead of the async workers.
 pub(crate) const LARGE_BODY_BYTES: usize = 64 * 1024;

@@ -76,6 +76,14 @@ pub(crate) fn spawn(
     listener: std::net::TcpListener,
     state: ProbeState,
 ) -> std::io::Result<ProbeThread> {
+    spawn_router(listener, router(state))
+}
+
+/// Serves `router` on `listener` from a thread of its own, bounded as the probes are.
+pub(crate) fn spawn_router(
+    listener: std::net::TcpListener,
+    router: Router,
+) -> std::io::Result<ProbeThread> {
     listener.set_nonblocking(true)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -87,7 +95,7 @@ pub(crate) fn spawn(
         .spawn(move || {
             runtime.block_on(async move {
                 match TcpListener::from_std(listener) {
-                    Ok(listener) => serve(listener, router(state), stopped).await,
+                    Ok(listener) => serve(listener, router, stopped).await,
                     Err(e) => error!(error = %e, "the probe listener cannot be used"),
                 }
             });
@@ -149,7 +157,7 @@ pub(crate) fn router(state: ProbeState) -> Router {
 }
 
 /// 200 while the process runs.
-async fn healthz() -> &'static str {
+pub(crate) async fn healthz() -> &'static str {
     "ok\n"
 }
 
@@ -167,13 +175,7 @@ async fn readyz(State(state): State<ProbeState>) -> (StatusCode, String) {
     if let Some(reason) = state.reviewer.unready_reason() {
         reasons.push(reason);
     }
-    if reasons.is_empty() {
-        (StatusCode::OK, "ok\n".to_owned())
-    } else {
-        let mut body = reasons.join("\n");
-        body.push('\n');
-        (StatusCode::SERVICE_UNAVAILABLE, body)
-    }
+    readiness((!reasons.is_empty()).then(|| reasons.join("\n")))
 }
 
 /// The Prometheus text exposition (OpenMetrics).
@@ -181,11 +183,27 @@ async fn metrics(State(state): State<ProbeState>) -> Response {
     state
         .metrics
         .set_review_memory(state.memory.reserved_bytes());
-    match state.metrics.encode() {
+    openmetrics(state.metrics.encode())
+}
+
+/// An encoded exposition as the answer of `GET /metrics`.
+pub(crate) fn openmetrics(encoded: Result<String, std::fmt::Error>) -> Response {
+    match encoded {
         Ok(text) => ([(header::CONTENT_TYPE, OPENMETRICS)], text).into_response(),
         Err(e) => {
             error!(error = %e, "encoding the metrics failed");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// 200 `ok`, or 503 with the reasons (one a line).
+pub(crate) fn readiness(reason: Option<String>) -> (StatusCode, String) {
+    match reason {
+        None => (StatusCode::OK, "ok\n".to_owned()),
+        Some(mut reason) => {
+            reason.push('\n');
+            (StatusCode::SERVICE_UNAVAILABLE, reason)
         }
     }
 }

@@ -1,6 +1,7 @@
 //! What every reconcile shares: the client, the reflector stores, metrics, the scheduler's
 //! wake-up, and the error type with its requeue policy.
 
+use crate::metrics::Observed;
 use kbatch_policy::api::{
     BatchBudget, BatchCostModel, BatchJob, BatchJobConstraint, BatchPriority, BatchQueue,
     PriorityRef,
@@ -8,11 +9,11 @@ use kbatch_policy::api::{
 use kbatch_policy::budget::ledger::LedgerError;
 use kbatch_policy::snapshot::PolicySet;
 use kube::runtime::controller::Action;
+use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -34,6 +35,18 @@ pub enum Error {
 }
 
 impl Error {
+    /// A label for metrics: `conflict`, `api` (other API failures), `json`, `ledger` or
+    /// `permanent`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            _ if self.is_conflict() => "conflict",
+            Error::Kube(_) => "api",
+            Error::Json(_) => "json",
+            Error::Ledger(_) => "ledger",
+            Error::Permanent(_) => "permanent",
+        }
+    }
+
     /// Whether retrying soon may succeed: API failures (conflicts, timeouts, 5xx, 429).
     /// A 4xx other than those, and everything else, waits for a change.
     pub fn is_transient(&self) -> bool {
@@ -50,17 +63,6 @@ impl Error {
     pub fn is_conflict(&self) -> bool {
         matches!(self, Error::Kube(kube::Error::Api(s)) if s.code == 409)
     }
-}
-
-/// Counters for logs and a future metrics endpoint (no labels keyed on object names).
-#[derive(Debug, Default)]
-pub struct Metrics {
-    /// Reconciles started.
-    pub reconciles: AtomicU64,
-    /// Reconciles that failed.
-    pub failures: AtomicU64,
-    /// Scheduling passes run.
-    pub passes: AtomicU64,
 }
 
 /// The reflector stores the reconcilers read.
@@ -91,6 +93,11 @@ impl Stores {
         self.budgets.wait_until_ready().await.map_err(lost)?;
         self.cost_models.wait_until_ready().await.map_err(lost)?;
         self.constraints.wait_until_ready().await.map_err(lost)
+    }
+
+    /// Whether every store has its initial list, now.
+    pub fn is_synced(&self) -> bool {
+        futures::FutureExt::now_or_never(self.ready()).is_some_and(|r| r.is_ok())
     }
 
     /// The priority of queue `namespace/name`, when both exist.
@@ -154,8 +161,10 @@ pub struct Context {
     pub client: Client,
     /// The reflector stores.
     pub stores: Stores,
-    /// Counters.
-    pub metrics: Metrics,
+    /// Metrics and readiness, shared with the probe server.
+    pub observed: Arc<Observed>,
+    /// Writes the BatchJobs' Events (`None` in tests that script every API call).
+    pub events: Option<Recorder>,
     /// Wakes the scheduling pass early (queue or budget changed, a job finished).
     pub wake: Notify,
     /// The clock (fixed in tests).
@@ -168,18 +177,19 @@ impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Context")
             .field("stores", &self.stores)
-            .field("metrics", &self.metrics)
+            .field("observed", &self.observed)
             .finish_non_exhaustive()
     }
 }
 
 impl Context {
-    /// A context over `client` and `stores`.
+    /// A context over `client` and `stores`, with metrics of its own and no Events.
     pub fn new(client: Client, stores: Stores) -> Context {
         Context {
             client,
             stores,
-            metrics: Metrics::default(),
+            observed: Arc::default(),
+            events: None,
             wake: Notify::new(),
             now: jiff::Timestamp::now,
             failures: Mutex::new(HashMap::new()),
@@ -197,7 +207,7 @@ impl Context {
     /// What to do after `error` for the object `key`: transient errors back off
     /// exponentially (1 s, 2 s, … capped at 5 min); permanent ones wait 10 min (or a change).
     pub fn requeue_after(&self, key: &str, error: &Error) -> Action {
-        self.metrics.failures.fetch_add(1, Ordering::Relaxed);
+        self.observed.reconciled(Some(error));
         if !error.is_transient() {
             tracing::error!(object = key, %error, "reconcile failed; waiting for a change");
             return Action::requeue(Duration::from_secs(600));

@@ -94,7 +94,7 @@ pub async fn start(
         "chosen to run; reserving its budget".to_owned(),
         now,
     );
-    let written = write_job_status(&ctx.client, job, &status).await?;
+    let written = write_job_status(ctx, job, &status).await?;
     let (_, budget) = settle(ctx, written, budget, true, now).await?;
     Ok(budget)
 }
@@ -124,8 +124,7 @@ pub async fn settle(
         match step {
             LedgerStep::Idle | LedgerStep::Done => return Ok((job, budget)),
             LedgerStep::ApplyCharge(_) | LedgerStep::ApplyRefund(_) if !fresh => {
-                job =
-                    write_job_status(&ctx.client, &job, &status_with(&job, retry(&record))).await?;
+                job = write_job_status(ctx, &job, &status_with(&job, retry(&record))).await?;
                 fresh = true;
             }
             LedgerStep::ApplyCharge(charge) => {
@@ -142,12 +141,12 @@ pub async fn settle(
             }
             LedgerStep::AckCharge(entry) => {
                 let acked = ack_charge(&record, &entry)?;
-                job = write_job_status(&ctx.client, &job, &status_with(&job, acked)).await?;
+                job = write_job_status(ctx, &job, &status_with(&job, acked)).await?;
                 fresh = true;
             }
             LedgerStep::PlanRefund => {
                 let planned = plan_refund(&record, kbatch_policy::budget::run_time(&status, now))?;
-                job = write_job_status(&ctx.client, &job, &status_with(&job, planned)).await?;
+                job = write_job_status(ctx, &job, &status_with(&job, planned)).await?;
                 fresh = true;
             }
             LedgerStep::ApplyRefund(refund) => {
@@ -160,7 +159,7 @@ pub async fn settle(
             }
             LedgerStep::AckRefund(entry) => {
                 let acked = ack_refund(&record, &entry)?;
-                job = write_job_status(&ctx.client, &job, &status_with(&job, acked)).await?;
+                job = write_job_status(ctx, &job, &status_with(&job, acked)).await?;
                 fresh = true;
                 ctx.wake.notify_one();
             }

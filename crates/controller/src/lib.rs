@@ -15,10 +15,12 @@
 
 pub mod context;
 pub mod decide;
+mod events;
 pub mod finalizers;
 pub mod job;
 pub mod leader;
 pub mod ledger_io;
+pub mod metrics;
 pub mod observe;
 pub mod placement;
 pub mod reconcile;
@@ -35,6 +37,7 @@ mod fake_api;
 mod fixtures;
 
 pub use context::{Context, Error, Stores};
+pub use metrics::{ApiCounting, Observed};
 pub use run::run;
 #[cfg(test)]
 mod mock;

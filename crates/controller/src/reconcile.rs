@@ -23,7 +23,6 @@ use kube::api::ListParams;
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// How often a live job is looked at even without events.
@@ -82,7 +81,6 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
     // Before every store has listed, a budget missing from it may only be not listed yet:
     // taken for deleted, a deleted job would lose its refund. Immediate once synced.
     ctx.stores.ready().await?;
-    ctx.metrics.reconciles.fetch_add(1, Ordering::Relaxed);
     let name = job.name_any();
     let namespace = job
         .namespace()
@@ -120,7 +118,7 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
         create_job(&ctx.client, k8s).await?;
     }
     if let Some(status) = &decision.status {
-        let written = write_job_status(&ctx.client, &job, status).await?;
+        let written = write_job_status(&ctx, &job, status).await?;
         if written
             .status
             .as_ref()

@@ -6,6 +6,7 @@ use crate::context::{Context, Error, Stores};
 use crate::finalizers::{self, Guarded};
 use crate::job::JOB_LABEL;
 use crate::leader::{self, LeaseConfig};
+use crate::metrics::Observed;
 use crate::{reconcile, schedule_pass};
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
@@ -14,6 +15,7 @@ use kbatch_policy::api::{
     BatchBudget, BatchCostModel, BatchJob, BatchJobConstraint, BatchPriority, BatchQueue,
 };
 use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource};
@@ -84,8 +86,9 @@ async fn shutdown_signal() {
 }
 
 /// Runs the controller against `client` until the lease is lost (an error: restart as a
-/// follower) or the process gets SIGINT/SIGTERM (`Ok`).
-pub async fn run(client: Client) -> anyhow::Result<()> {
+/// follower) or the process gets SIGINT/SIGTERM (`Ok`). `observed` gets its metrics and
+/// readiness (leader, stores synced), for a probe server.
+pub async fn run(client: Client, observed: Arc<Observed>) -> anyhow::Result<()> {
     let lease_config = LeaseConfig::from_env(&client);
     let leases: Api<Lease> = Api::namespaced(client.clone(), &lease_config.namespace);
     tracing::info!(namespace = %lease_config.namespace, identity = %lease_config.identity,
@@ -94,6 +97,7 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
         _ = leader::acquire(&leases, &lease_config) => {}
         () = shutdown_signal() => return Ok(()),
     }
+    observed.set_leader(true);
 
     let jobs = Controller::new(
         Api::<BatchJob>::all(client.clone()),
@@ -116,12 +120,26 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
         cost_models: models.store(),
         constraints: constraints.store(),
     };
-    let ctx = Arc::new(Context::new(client, stores));
+    let reporter = Reporter {
+        controller: "kbatch-controller".to_owned(),
+        instance: Some(lease_config.identity.clone()),
+    };
+    let mut context = Context::new(client.clone(), stores);
+    context.observed = Arc::clone(&observed);
+    context.events = Some(Recorder::new(client, reporter));
+    let ctx = Arc::new(context);
+    observed.set_context(&ctx);
 
     let main = jobs
         .shutdown_on_signal()
         .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
-        .for_each(|r| async move { report(r) });
+        .for_each(|r| {
+            // Failures are counted by the error policy, with their kind.
+            if r.is_ok() {
+                observed.reconciled(None);
+            }
+            async move { report(r) }
+        });
     let controllers = futures::future::join(
         main,
         futures::future::join5(

@@ -23,7 +23,6 @@ use kbatch_policy::budget::{BudgetPlan, roll_due};
 use kbatch_policy::scheduling::{Action, SchedulingSnapshot, merge_conditions, schedule};
 use kube::ResourceExt;
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// The longest time between two passes.
@@ -49,7 +48,7 @@ pub fn snapshot(ctx: &Context) -> SchedulingSnapshot {
 /// One pass at `now`: returns how many actions failed (each is logged; the next pass or
 /// the job's reconcile retries).
 pub async fn pass(ctx: &Context, now: Timestamp) -> usize {
-    ctx.metrics.passes.fetch_add(1, Ordering::Relaxed);
+    let started = std::time::Instant::now();
     let snapshot = snapshot(ctx);
     let actions = schedule(&snapshot, now);
     // Budgets as last written in this pass: two Starts on one budget must chain their
@@ -74,7 +73,9 @@ pub async fn pass(ctx: &Context, now: Timestamp) -> usize {
             }
         }
     }
-    failures + roll_budgets(ctx, &budgets, now).await
+    let failures = failures + roll_budgets(ctx, &budgets, now).await;
+    ctx.observed.pass_took(started.elapsed());
+    failures
 }
 
 /// Writes the budgets whose windows ended since their last write, rolled (the ledger rolls
@@ -130,7 +131,7 @@ async fn apply(
             if merged != status.conditions {
                 let mut next = status;
                 next.conditions = merged;
-                write_job_status(&ctx.client, job, &next).await?;
+                write_job_status(ctx, job, &next).await?;
             }
         }
         Action::Fail {
@@ -140,7 +141,7 @@ async fn apply(
         } => {
             tracing::info!(job = %r, reason, %message, "failing");
             let next = with_phase(&status, JobPhase::Failed, reason, message, now);
-            write_job_status(&ctx.client, job, &next).await?;
+            write_job_status(ctx, job, &next).await?;
         }
     }
     Ok(())

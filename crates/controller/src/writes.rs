@@ -1,7 +1,7 @@
 //! The controller's writes: status merge patches (conditional on `resourceVersion`), Job
 //! creation and deletion. The bodies are built by pure functions, tested on their own.
 
-use crate::context::Error;
+use crate::context::{Context, Error};
 use crate::job::{GROUP_LABEL, JOB_LABEL, fallback_job_name};
 use k8s_openapi::api::batch::v1::Job;
 use kbatch_policy::api::{
@@ -54,19 +54,21 @@ fn namespace(job: &BatchJob) -> Result<String, Error> {
 
 /// Writes `status` to `job` (conditionally) and returns the job as stored.
 pub async fn write_job_status(
-    client: &kube::Client,
+    ctx: &Context,
     job: &BatchJob,
     status: &BatchJobStatus,
 ) -> Result<BatchJob, Error> {
-    let api: Api<BatchJob> = Api::namespaced(client.clone(), &namespace(job)?);
+    let api: Api<BatchJob> = Api::namespaced(ctx.client.clone(), &namespace(job)?);
     let patch = job_status_patch(job.metadata.resource_version.as_deref(), status)?;
-    Ok(api
+    let written = api
         .patch_status(
             &job.name_any(),
             &PatchParams::default(),
             &Patch::Merge(&patch),
         )
-        .await?)
+        .await?;
+    crate::events::publish(ctx.events.as_ref(), job.status.as_ref(), &written);
+    Ok(written)
 }
 
 /// Writes `status` to `budget` (conditionally) and returns the budget as stored.

@@ -116,6 +116,8 @@ pub struct Cluster {
     controller: Mutex<Option<Process>>,
     webhook_port: u16,
     webhook_probe_port: u16,
+    /// Where the controller serves /healthz, /readyz and /metrics.
+    controller_probe_port: u16,
     /// A cluster administrator (group `system:masters`).
     pub admin: Client,
     /// The simulated kubelet of every fake node.
@@ -347,6 +349,7 @@ impl Cluster {
             controller: Mutex::new(None),
             webhook_port: process::free_port()?,
             webhook_probe_port: process::free_port()?,
+            controller_probe_port: process::free_port()?,
             admin,
             kubelet,
             installation: RwLock::new(()),
@@ -597,7 +600,10 @@ impl Cluster {
             &self.work,
             "kbatch-controller",
             &self.kbatch,
-            &["controller".into()],
+            &[
+                "controller".into(),
+                format!("--probe-addr=127.0.0.1:{}", self.controller_probe_port),
+            ],
             &[
                 ("KUBECONFIG", kubeconfig.display().to_string()),
                 ("POD_NAMESPACE", "kbatch-system".to_owned()),
@@ -624,6 +630,11 @@ impl Cluster {
     /// The last `lines` of the webhook's log.
     pub fn webhook_log(&self, lines: usize) -> String {
         process::tail(&self.work.join("kbatch-webhook.log"), lines)
+    }
+
+    /// Where the controller serves /healthz, /readyz and /metrics.
+    pub fn controller_probe_addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.controller_probe_port))
     }
 
     /// The last `lines` of the controller's log.

@@ -122,7 +122,7 @@ fn review_memory(given: Option<usize>, memory_limit: Option<usize>) -> Option<us
 }
 
 /// `IP:PORT`, `[IPv6]:PORT`, or a bare IPv6 address followed by `:PORT`.
-fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+pub(crate) fn parse_addr(text: &str) -> Result<SocketAddr, String> {
     if let Ok(addr) = text.parse() {
         return Ok(addr);
     }

@@ -144,6 +144,24 @@ pub enum JobPhase {
     Failed,
 }
 
+impl JobPhase {
+    /// The phase as the API writes it.
+    ///
+    /// ```
+    /// assert_eq!(kbatch_policy::api::JobPhase::Running.as_str(), "Running");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobPhase::Queued => "Queued",
+            JobPhase::Scheduled => "Scheduled",
+            JobPhase::Ready => "Ready",
+            JobPhase::Running => "Running",
+            JobPhase::Succeeded => "Succeeded",
+            JobPhase::Failed => "Failed",
+        }
+    }
+}
+
 /// Observed state, written by the controller.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
