@@ -2,7 +2,8 @@
 //! send a request, and keeps SENDERS clients posting LARGE-byte reviews (maps of tiny entries,
 //! the costliest shape to decode) back to back, until killed.
 //!
-//! `hostile_load ADDR CA_PEM IDLE SENDERS LARGE_BYTES`
+//! `hostile_load ADDR CA_PEM IDLE SENDERS LARGE_BYTES`; the server's certificate must name
+//! 127.0.0.1 (`kbatch certs --host 127.0.0.1`), as the bench's does.
 #![allow(clippy::print_stderr, clippy::unwrap_used, clippy::expect_used)]
 
 use bytes::Bytes;
@@ -35,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::spawn(async move {
             loop {
                 let tcp = TcpStream::connect(addr).await;
-                let name = ServerName::try_from("localhost").expect("a DNS name");
+                let name = ServerName::try_from("127.0.0.1").expect("an IP address");
                 if let Ok(tcp) = tcp
                     && let Ok(mut tls) = TlsConnector::from(Arc::clone(&config))
                         .connect(name, tcp)
@@ -57,7 +58,7 @@ async fn main() -> anyhow::Result<()> {
         let sent = Arc::clone(&sent);
         tokio::spawn(async move {
             loop {
-                if let Ok(mut conn) = connect(addr, Arc::clone(&config), "localhost").await {
+                if let Ok(mut conn) = connect(addr, Arc::clone(&config), "127.0.0.1").await {
                     while conn.post("/validate", body.clone()).await.is_ok() {
                         sent.fetch_add(1, Ordering::Relaxed);
                     }

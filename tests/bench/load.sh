@@ -173,7 +173,14 @@ run_rate mutate 9443 /mutate "$mutate_body" "$policy_pid"
 run_h2load validate 9443 /validate "$validate_body" "$policy_pid" "http/1.1 fixed 5000/s" --h1 -c 8 --rps 625
 "$target/release/examples/hostile_load" 127.0.0.1:9443 "$work/ca.crt" 1000 4 3141000 2>"$work/hostile.log" &
 pids+=($!)
-sleep 5 # the idle connections open
+# Measured once the idle connections are open and large reviews are flowing.
+for _ in $(seq 120); do
+  last=$(tail -n 1 "$work/hostile.log" 2>/dev/null || true)
+  open=$(echo "$last" | awk '{print $2}'); sent=$(echo "$last" | awk '{print $6}')
+  [ "${open:-0}" -ge 1000 ] && [ "${sent:-0}" -ge 1 ] && break
+  sleep 0.5
+done
+echo "  attack before the row: ${last:-no report}"
 run_h2load validate 9443 /validate "$validate_body" "$policy_pid" "  attacked (1000 idle, 3 MiB x4)" --h1 -c 8 --rps 625
 kill "${pids[-1]}" 2>/dev/null || true
 tail -n 1 "$work/hostile.log" | sed 's/^/  /'
