@@ -52,7 +52,25 @@ pub fn publish(recorder: Option<&Recorder>, old: Option<&BatchJobStatus>, job: &
     let Some(event) = event_for(old, new) else {
         return;
     };
-    let recorder = recorder.clone();
+    send(recorder.clone(), event, job);
+}
+
+/// Publishes a Warning Event `reason` with `note` on `job`, without waiting for it.
+pub fn warn(recorder: Option<&Recorder>, job: &BatchJob, reason: &str, note: String) {
+    let Some(recorder) = recorder else {
+        return;
+    };
+    let event = Event {
+        type_: EventType::Warning,
+        reason: reason.to_owned(),
+        note: Some(note),
+        action: "Settle".to_owned(),
+        secondary: None,
+    };
+    send(recorder.clone(), event, job);
+}
+
+fn send(recorder: Recorder, event: Event, job: &BatchJob) {
     let reference = job.object_ref(&());
     tokio::spawn(async move {
         if let Err(error) = recorder.publish(&event, &reference).await {

@@ -221,6 +221,11 @@ async fn release(
             {
                 tracing::warn!(batchjob = %key(&job), budget = %record.budget,
                     "the budget of the reservation no longer exists: nothing to refund");
+                let note = format!(
+                    "budget {} no longer exists: the unused part of the reservation ({}) is not refunded",
+                    record.budget, record.amount
+                );
+                crate::events::warn(ctx.events.as_ref(), &job, "RefundDropped", note);
             }
             patch_job(&ctx.client, &job, patch).await?;
             Ok(Action::await_change())

@@ -55,19 +55,28 @@ impl Condition {
     }
 }
 
-/// The note on a waiting job's place in its queue.
+/// The note on a waiting job's place in its queue: exact for the first ten places, then by
+/// order of magnitude, so that the note (and the job's status) changes a few times while the
+/// queue drains, not at every job that starts ahead of it: a write per waiting job per start
+/// would make draining a queue of N jobs cost N² status writes.
 ///
 /// ```
 /// use kbatch_policy::scheduling::position_message;
 /// assert_eq!(position_message(0, "team-a/batch"), "first in queue team-a/batch");
 /// assert_eq!(position_message(1, "team-a/batch"), "1 job ahead of it in queue team-a/batch");
-/// assert_eq!(position_message(7, "team-a/batch"), "7 jobs ahead of it in queue team-a/batch");
+/// assert_eq!(position_message(9, "team-a/batch"), "9 jobs ahead of it in queue team-a/batch");
+/// assert_eq!(position_message(10, "team-a/batch"), "10 or more jobs ahead of it in queue team-a/batch");
+/// assert_eq!(position_message(4321, "team-a/batch"), "1000 or more jobs ahead of it in queue team-a/batch");
 /// ```
 pub fn position_message(ahead: usize, queue: &str) -> String {
     match ahead {
         0 => format!("first in queue {queue}"),
         1 => format!("1 job ahead of it in queue {queue}"),
-        n => format!("{n} jobs ahead of it in queue {queue}"),
+        2..=9 => format!("{ahead} jobs ahead of it in queue {queue}"),
+        n => {
+            let magnitude = 10usize.pow(n.ilog10());
+            format!("{magnitude} or more jobs ahead of it in queue {queue}")
+        }
     }
 }
 

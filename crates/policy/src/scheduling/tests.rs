@@ -576,6 +576,27 @@ fn the_position_note_counts_the_jobs_waiting_ahead_in_the_same_queue() {
     );
 }
 
+/// Draining a queue of 10,000 jobs one start at a time, the last job's position note takes 13
+/// values (1000+, 100+, 10+, then each of the last ten places): its status is rewritten that
+/// often, not once per job that starts ahead of it.
+#[test]
+fn a_waiting_job_note_changes_a_bounded_number_of_times_while_the_queue_drains() {
+    let mut notes: Vec<String> = (0..10_000)
+        .rev()
+        .map(|ahead| crate::scheduling::position_message(ahead, "ns/q"))
+        .collect();
+    notes.dedup();
+    assert_eq!(notes.len(), 13, "{notes:?}");
+    assert_eq!(
+        notes.first().map(String::as_str),
+        Some("1000 or more jobs ahead of it in queue ns/q")
+    );
+    assert_eq!(
+        notes.last().map(String::as_str),
+        Some("first in queue ns/q")
+    );
+}
+
 #[test]
 fn missing_queues_and_budgets_keep_jobs_waiting_and_unpriceable_jobs_fail() {
     let s = snapshot(
