@@ -13,9 +13,8 @@
 //! Answers the server gives itself (the reviewer never saw the request, or failed):
 //! 413 body over the limit, 408 body not received within the request timeout, 503 no review
 //! slot, memory or review thread free within it, 500 the reviewer panicked or gave an
-//! impossible status. They are
-//! counted with kind and operation `unknown` and outcome `invalid` (the client's fault) or
-//! `error` (ours).
+//! impossible status. They are counted with kind and operation `unknown` and outcome
+//! `invalid` (the client's fault) or `error` (ours).
 
 use crate::memory::{LARGE_BODY_BYTES, Reservation, ReviewMemory};
 use crate::metrics::{Metrics, RequestLabels};
