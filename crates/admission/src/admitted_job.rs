@@ -26,7 +26,8 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use kbatch_policy::api::{
-    BatchJob, BatchJobSpec, BatchJobStatus, BatchNodeSelector, IndexSpec, JobDependency, TaskGroup,
+    BatchJob, BatchJobSpec, BatchJobStatus, BatchNodeSelector, DependencyItem, IndexSpec,
+    JobDependency, TaskGroup,
 };
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
@@ -124,7 +125,7 @@ struct AdmittedSpec {
     batch_queue_name: String,
     task_groups: Vec<MapOnly<AdmittedTaskGroup>>,
     #[serde(default)]
-    dependencies: Vec<JobDependency>,
+    dependencies: Vec<MapOnly<AdmittedDependency>>,
     #[serde(default)]
     user_command: Option<String>,
     #[serde(default)]
@@ -141,9 +142,33 @@ impl From<AdmittedSpec> for BatchJobSpec {
                 .into_iter()
                 .map(|group| TaskGroup::from(group.0))
                 .collect(),
-            dependencies: spec.dependencies,
+            dependencies: spec
+                .dependencies
+                .into_iter()
+                .map(|dependency| JobDependency::from(dependency.0))
+                .collect(),
             user_command: spec.user_command,
             batch_node_selector: spec.batch_node_selector.map(|selector| selector.0),
+        }
+    }
+}
+
+/// `JobDependency` whose items are objects: defaulting writes each item's `type`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AdmittedDependency {
+    #[serde(default)]
+    dependency_items: Vec<MapOnly<DependencyItem>>,
+}
+
+impl From<AdmittedDependency> for JobDependency {
+    fn from(dependency: AdmittedDependency) -> JobDependency {
+        JobDependency {
+            dependency_items: dependency
+                .dependency_items
+                .into_iter()
+                .map(|item| item.0)
+                .collect(),
         }
     }
 }

@@ -244,8 +244,9 @@ fn each_strange_value_at_every_place_of_a_policy_object_review_is_decided_soundl
 
 #[test]
 fn each_strange_value_at_every_place_of_a_job_review_is_decided_soundly() {
-    // A job's creation, update, status update and deletion.
-    damage_everywhere(&[19, 32, 34, 40]);
+    // A job's creation (without and with dependencies, whose items defaulting patches),
+    // update, status update and deletion.
+    damage_everywhere(&[19, 21, 32, 34, 40]);
 }
 
 #[test]
