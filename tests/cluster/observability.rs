@@ -1,13 +1,13 @@
-//! What an operator sees of the controller: Events on a BatchJob for each phase, `/metrics`
-//! with reconciles, API requests, jobs per queue and budget spending, and `/readyz` once it
-//! leads with its stores synced.
+//! What an operator sees of the controller: Events on a BatchJob for each phase, the
+//! queue's job counts in its status, `/metrics` with reconciles, API requests, jobs per queue
+//! and budget spending, and `/readyz` once it leads with its stores synced.
 
 use crate::common::{create, job, team, wait_phase};
 use k8s_openapi::api::events::v1::Event;
 use kbatch_e2e::cluster::Cluster;
 use kbatch_e2e::cluster::wait::{self, PATIENCE};
 use kbatch_e2e::probe;
-use kbatch_policy::api::JobPhase;
+use kbatch_policy::api::{BatchQueue, JobPhase};
 use kube::Api;
 use kube::api::ListParams;
 use std::collections::BTreeSet;
@@ -57,6 +57,22 @@ pub fn the_controller_reports_events_metrics_and_readiness(
             let regarding = event.regarding.as_ref().expect("regarding");
             assert_eq!(regarding.kind.as_deref(), Some("BatchJob"));
         }
+
+        // `kubectl get bq main -o yaml`: status.jobs.phaseCounts.
+        let queues: Api<BatchQueue> = Api::namespaced(alice.clone(), ns);
+        wait::until(
+            "the queue's counts to show the finished job",
+            PATIENCE,
+            || async {
+                let queue = queues.get(&team.queue).await?;
+                let counts = queue.status.and_then(|s| s.jobs).map(|j| j.phase_counts);
+                Ok(match counts {
+                    Some(c) if c.get("Succeeded") == Some(&1) && c.len() == 1 => Ok(()),
+                    other => Err(format!("phaseCounts {other:?}")),
+                })
+            },
+        )
+        .await?;
 
         let probes = cluster.controller_probe_addr();
         let (status, _, body) = probe(probes, "/readyz").await;

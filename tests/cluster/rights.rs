@@ -100,7 +100,11 @@ pub fn each_identity_has_the_rights_the_readme_states(cluster: &Cluster) -> anyh
                 "controller" => {
                     assert_eq!(
                         status_writes,
-                        ["batchjobs/status", "batchbudgets/status"],
+                        [
+                            "batchjobs/status",
+                            "batchqueues/status",
+                            "batchbudgets/status"
+                        ],
                         "{who}"
                     );
                     for verb in ["create", "delete", "list", "watch"] {

@@ -23,6 +23,7 @@ pub mod ledger_io;
 pub mod metrics;
 pub mod observe;
 pub mod placement;
+pub mod queue_status;
 pub mod reconcile;
 pub mod reservation;
 mod run;

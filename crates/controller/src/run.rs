@@ -151,6 +151,7 @@ pub async fn run(client: Client, observed: Arc<Observed>) -> anyhow::Result<()> 
         ),
     );
     let scheduler = schedule_pass::run(&ctx);
+    let queue_counts = crate::queue_status::run(&ctx);
 
     tokio::select! {
         _ = controllers => {
@@ -163,6 +164,13 @@ pub async fn run(client: Client, observed: Arc<Observed>) -> anyhow::Result<()> 
                 Ok(never) => match never {},
             };
             Err(anyhow::anyhow!("scheduling pass stopped: {error}"))
+        }
+        result = queue_counts => {
+            let error: Error = match result {
+                Err(e) => e,
+                Ok(never) => match never {},
+            };
+            Err(anyhow::anyhow!("queue counts stopped: {error}"))
         }
         lost = leader::hold(&leases, &lease_config) => {
             Err(anyhow::anyhow!("{lost}; stopping so that only one replica reconciles"))

@@ -49,6 +49,7 @@ mod namespaced;
 pub mod phase;
 pub mod placement;
 pub mod quantity;
+pub mod queue_status;
 pub mod references;
 pub mod resources;
 pub mod scheduling;
