@@ -113,7 +113,8 @@ async fn admit(state: &AdmissionState, endpoint: Endpoint, request: Request) -> 
     );
     let _in_flight = state.metrics.request_in_flight();
     let work = async {
-        if declared_length(&request).is_some_and(|length| length > state.body_limit as u64) {
+        let declared = declared_length(&request);
+        if declared.is_some_and(|length| length > state.body_limit as u64) {
             return Err(Failure::TooLarge);
         }
         let _permit = match timeout_at(queue_deadline, state.limiter.acquire()).await {
@@ -122,7 +123,7 @@ async fn admit(state: &AdmissionState, endpoint: Endpoint, request: Request) -> 
             Ok(Err(_)) | Err(_) => return Err(Failure::Overloaded),
         };
         // Undeclared lengths (chunked bodies) may be as large as the limit: reserve for that.
-        let expected = declared_length(&request)
+        let expected = declared
             .and_then(|length| usize::try_from(length).ok())
             .unwrap_or(state.body_limit);
         let Ok(reserved) = timeout_at(queue_deadline, state.memory.reserve(expected)).await else {

@@ -39,6 +39,16 @@ pub(crate) enum Closing {
     Evicted,
 }
 
+impl Closing {
+    /// The reason label of `kbatch_webhook_connections_closed_total`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Closing::Idle => "idle",
+            Closing::Evicted => "evicted",
+        }
+    }
+}
+
 impl Connections {
     /// At most `limit` connections (at least 1).
     pub(crate) fn new(limit: usize) -> Arc<Self> {

@@ -164,17 +164,14 @@ pub(crate) async fn healthz() -> &'static str {
 /// 200 when the certificate is loaded, the reviewer is ready and no shutdown is under way;
 /// else 503 with every reason, one a line.
 async fn readyz(State(state): State<ProbeState>) -> (StatusCode, String) {
-    let mut reasons = Vec::new();
+    let mut reasons: Vec<String> = Vec::new();
     if state.draining.load(Ordering::Relaxed) {
-        reasons.push("shutting down");
+        reasons.push("shutting down".to_owned());
     }
     if !state.certs.is_loaded() {
-        reasons.push("TLS certificate not loaded");
+        reasons.push("TLS certificate not loaded".to_owned());
     }
-    let mut reasons: Vec<String> = reasons.into_iter().map(str::to_owned).collect();
-    if let Some(reason) = state.reviewer.unready_reason() {
-        reasons.push(reason);
-    }
+    reasons.extend(state.reviewer.unready_reason());
     readiness((!reasons.is_empty()).then(|| reasons.join("\n")))
 }
 

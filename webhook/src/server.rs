@@ -324,10 +324,7 @@ async fn serve_https(
         // Silent past the first-request deadline, or evicted, before the handshake is done.
         closing = closing => {
             debug!(%peer, ?closing, "closing a connection still handshaking");
-            context.metrics.connection_closed(match closing {
-                Closing::Idle => "idle",
-                Closing::Evicted => "evicted",
-            });
+            context.metrics.connection_closed(closing.as_str());
             return;
         }
         handshake = handshake => match handshake {
@@ -346,7 +343,7 @@ async fn serve_https(
     };
     let timeouts = (context.first_request_timeout, context.idle_timeout);
     let io = TokioIo::new(tls);
-    match serve_http(
+    if let Some(closing) = serve_http(
         io,
         &context.http,
         &context.router,
@@ -357,9 +354,7 @@ async fn serve_https(
     )
     .await
     {
-        Some(Closing::Idle) => context.metrics.connection_closed("idle"),
-        Some(Closing::Evicted) => context.metrics.connection_closed("evicted"),
-        None => {}
+        context.metrics.connection_closed(closing.as_str());
     }
 }
 

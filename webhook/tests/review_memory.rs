@@ -31,13 +31,12 @@ fn fixture(n: u32) -> Value {
 fn api_server_order(review: &Value) -> String {
     let request = review["request"].as_object().unwrap();
     let late = ["object", "oldObject", "options"];
-    let mut fields: Vec<String> = request
+    let fields: Vec<String> = request
         .iter()
         .filter(|(key, _)| !late.contains(&key.as_str()))
         .chain(late.iter().filter_map(|key| request.get_key_value(*key)))
         .map(|(key, value)| format!("{}:{value}", json!(key)))
         .collect();
-    fields.shrink_to_fit();
     format!(
         r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{{}}}}}"#,
         fields.join(",")

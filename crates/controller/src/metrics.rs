@@ -16,7 +16,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -64,7 +64,6 @@ pub struct Observed {
     spent: Family<WindowLabels, Gauge<f64, AtomicU64>>,
     amount: Family<WindowLabels, Gauge<f64, AtomicU64>>,
     leader: Gauge,
-    is_leader: AtomicBool,
     context: OnceLock<Arc<Context>>,
 }
 
@@ -129,13 +128,11 @@ impl Observed {
             spent,
             amount,
             leader,
-            is_leader: AtomicBool::new(false),
             context: OnceLock::new(),
         }
     }
 
     pub(crate) fn set_leader(&self, leader: bool) {
-        self.is_leader.store(leader, Ordering::Release);
         self.leader.set(i64::from(leader));
     }
 
@@ -171,7 +168,7 @@ impl Observed {
 
     /// Why this replica is not ready: not the leader yet, or its stores have not listed.
     pub fn unready_reason(&self) -> Option<String> {
-        if !self.is_leader.load(Ordering::Acquire) {
+        if self.leader.get() == 0 {
             return Some("not the leader (waiting for the lease)".to_owned());
         }
         match self.context.get() {
