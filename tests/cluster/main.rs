@@ -16,6 +16,7 @@ mod common;
 mod deletion_guards;
 mod dependencies;
 mod examples;
+mod forged_records;
 mod isolation;
 mod names;
 mod observability;
@@ -73,6 +74,7 @@ const SCENARIOS: &[(&str, Sharing, Scenario)] = scenarios![
     Shared isolation::no_batchjob_can_be_made_where_the_webhook_does_not_look,
     Shared isolation::pods_run_only_as_the_user_context_allows,
     Shared isolation::a_namespace_holds_no_more_jobs_than_its_quota,
+    Shared forged_records::a_forged_or_replayed_record_refunds_no_more_than_was_charged,
     Shared rights::each_identity_has_the_rights_the_readme_states,
     Shared names::jobs_whose_names_join_alike_both_run,
     Shared observability::the_controller_reports_events_metrics_and_readiness,
