@@ -14,13 +14,15 @@ use crate::context::{Context, Error};
 use crate::decide::with_phase;
 use crate::reservation::{add_patch, patch_job};
 use crate::writes::{write_budget_status, write_job_status};
-use jiff::Timestamp;
-use kbatch_policy::api::{BatchBudget, BatchJob, BatchJobStatus, JobPhase};
+use jiff::{SignedDuration, Timestamp};
+use kbatch_policy::api::{BatchBudget, BatchBudgetStatus, BatchJob, BatchJobStatus, JobPhase};
 use kbatch_policy::budget::ledger::{
     LedgerStep, ack_charge, ack_refund, acknowledged, apply_charge, apply_refund, consumed,
     next_step, plan_charge, plan_refund, prune, retry,
 };
-use kbatch_policy::budget::{BudgetPlan, CostModel, LedgerEntry, ReservationRecord};
+use kbatch_policy::budget::{
+    BudgetPlan, CostModel, LedgerEntry, LedgerEntryKind, Money, ReservationRecord,
+};
 use kbatch_policy::phase::{is_terminal, reason};
 use kube::ResourceExt;
 
@@ -38,9 +40,24 @@ pub(crate) fn status_with(job: &BatchJob, record: ReservationRecord) -> BatchJob
     status
 }
 
-/// Whether the budget's ledger `entry` has been acknowledged by its job, as `job` (just
-/// written) or the job store shows it.
-fn entry_acknowledged(ctx: &Context, job: &BatchJob, entry: &LedgerEntry) -> bool {
+/// What the budget's own Charge entry for reservation `id` says it charged ("nothing" when
+/// it holds none), for people reading a RefundWithheld Event.
+fn charged_amount(budget: &BatchBudgetStatus, id: &str) -> String {
+    budget
+        .ledger
+        .iter()
+        .find(|e| e.id == id && e.kind == LedgerEntryKind::Charge)
+        .map_or_else(|| "nothing".to_owned(), |e| e.amount.to_string())
+}
+
+/// How long a ledger entry whose job is gone is kept before it is dropped: far longer than
+/// the job store can lag behind a job just created and charged.
+const ORPHAN_AGE: SignedDuration = SignedDuration::from_mins(10);
+
+/// Whether the budget's ledger `entry` may be pruned: its job acknowledged the refund, as
+/// `job` (just written) or the job store shows it, or the job is gone without a refund (its
+/// finalizer removed by force) and the entry is older than [`ORPHAN_AGE`].
+fn entry_acknowledged(ctx: &Context, job: &BatchJob, entry: &LedgerEntry, now: Timestamp) -> bool {
     let record_of = |j: &BatchJob| j.status.as_ref().and_then(|s| s.reservation.clone());
     if job.metadata.uid.as_deref() == Some(entry.id.as_str()) {
         return acknowledged(entry, record_of(job).as_ref());
@@ -48,9 +65,17 @@ fn entry_acknowledged(ctx: &Context, job: &BatchJob, entry: &LedgerEntry) -> boo
     let Some((ns, name)) = entry.job.split_once('/') else {
         return false;
     };
-    ctx.stores
-        .job(ns, name, &entry.id)
-        .is_some_and(|j| acknowledged(entry, record_of(&j).as_ref()))
+    match ctx.stores.job(ns, name, &entry.id) {
+        Some(j) => acknowledged(entry, record_of(&j).as_ref()),
+        None => {
+            let orphaned = ctx.stores.is_synced() && now.duration_since(entry.at.0) > ORPHAN_AGE;
+            if orphaned {
+                tracing::warn!(job = %entry.job, id = %entry.id, kind = ?entry.kind,
+                    "dropping the ledger entry of a job that is gone without its refund");
+            }
+            orphaned
+        }
+    }
 }
 
 /// The Start action of the scheduling pass: adds the reservation finalizer to the job (a
@@ -134,7 +159,7 @@ pub async fn settle(
                         "charge took windows beyond their amount (admitted on a stale view)");
                 }
                 let (pruned, _) = prune(&applied.status, |e| {
-                    e.id != charge.id && entry_acknowledged(ctx, &job, e)
+                    e.id != charge.id && entry_acknowledged(ctx, &job, e, now)
                 });
                 budget = write_budget_status(&ctx.client, &budget, &pruned).await?;
                 fresh = false;
@@ -152,10 +177,23 @@ pub async fn settle(
             LedgerStep::ApplyRefund(refund) => {
                 let applied = apply_refund(&budget_status, &plan, &refund, now);
                 let (pruned, _) = prune(&applied.status, |e| {
-                    e.id != refund.id && entry_acknowledged(ctx, &job, e)
+                    e.id != refund.id && entry_acknowledged(ctx, &job, e, now)
                 });
                 budget = write_budget_status(&ctx.client, &budget, &pruned).await?;
                 fresh = false;
+                if applied.applied && applied.withheld > Money::ZERO {
+                    let note = format!(
+                        "the job's reservation record claims a refund of {}, but budget {} \
+                         charged it {}: {} refunded, {} withheld (the record was altered)",
+                        refund.amount,
+                        budget.name_any(),
+                        charged_amount(&budget_status, &refund.id),
+                        applied.entry.amount,
+                        applied.withheld
+                    );
+                    tracing::warn!(job = %key(&job), "{note}");
+                    crate::events::warn(ctx.events.as_ref(), &job, "RefundWithheld", note);
+                }
             }
             LedgerStep::AckRefund(entry) => {
                 let acked = ack_refund(&record, &entry)?;
@@ -164,7 +202,8 @@ pub async fn settle(
                 ctx.wake.notify_one();
             }
             LedgerStep::Prune => {
-                let (pruned, removed) = prune(&budget_status, |e| entry_acknowledged(ctx, &job, e));
+                let (pruned, removed) =
+                    prune(&budget_status, |e| entry_acknowledged(ctx, &job, e, now));
                 if removed == 0 {
                     return Ok((job, budget));
                 }

@@ -68,6 +68,9 @@ pub mod reason {
     pub const QUEUE_PAUSED: &str = "QueuePaused";
     /// Its reservation does not fit the budget.
     pub const BUDGET_EXCEEDED: &str = "BudgetExceeded";
+    /// Its budget holds as many charged reservations as one budget can
+    /// ([`MAX_OPEN_RESERVATIONS`](crate::budget::balance::MAX_OPEN_RESERVATIONS)).
+    pub const RESERVATION_LIMIT: &str = "ReservationLimit";
     /// Its queue, budget or cost model is missing or malformed.
     pub const BUDGET_UNAVAILABLE: &str = "BudgetUnavailable";
     /// Its queue does not exist.

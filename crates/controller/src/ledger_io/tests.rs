@@ -160,7 +160,7 @@ async fn a_finished_job_is_refunded_after_a_fresh_write() {
         id: "u1".into(),
         job: "ns/pi".into(),
         amount: planned.refund.unwrap(),
-        windows: planned.windows.clone(),
+        actual_cost: planned.actual_cost.unwrap(),
     };
     let b2 = apply_refund(&charged.status, &plan, &refund, now);
     let budget_v6 = stored(&budget_v5, |b| {
@@ -193,6 +193,90 @@ async fn a_finished_job_is_refunded_after_a_fresh_write() {
         ],
     );
     settle(&ctx, job, budget_v5, false, now).await.unwrap();
+    drop(ctx);
+    finish(verifier).await;
+}
+
+#[tokio::test]
+async fn entries_of_jobs_gone_without_a_refund_are_dropped_once_old() {
+    // `pi` is charged (B1, J2); the budget already holds three entries of other jobs:
+    // `ns/gone` charged an hour ago and absent from the store (its finalizer was removed by
+    // force), `ns/new` charged a minute ago and not in the store yet, and `ns/running`,
+    // charged an hour ago and in the store. B1's write drops the first only.
+    let now = test_now();
+    let mut job = batch_job(1);
+    job.status = Some(status_with(
+        &job,
+        crate::fixtures::record(ReservationState::Charging),
+    ));
+    let mut running = batch_job(1);
+    running.metadata.name = Some("running".into());
+    running.metadata.uid = Some("u-running".into());
+    running.status = Some(status_with(&running, {
+        let mut r = crate::fixtures::record(ReservationState::Charged);
+        r.id = "u-running".into();
+        r
+    }));
+    let entry = |id: &str, job: &str, minutes_ago: i64| kbatch_policy::budget::LedgerEntry {
+        id: id.into(),
+        job: job.into(),
+        kind: kbatch_policy::budget::LedgerEntryKind::Charge,
+        amount: kbatch_policy::budget::Money::parse("1").unwrap(),
+        at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            now.checked_sub(jiff::SignedDuration::from_mins(minutes_ago))
+                .unwrap(),
+        ),
+        windows: vec![],
+    };
+    let mut held = budget();
+    let mut status = held.status.clone().unwrap();
+    status.ledger = vec![
+        entry("u-gone", "ns/gone", 60),
+        entry("u-new", "ns/new", 1),
+        entry("u-running", "ns/running", 60),
+    ];
+    held.status = Some(status.clone());
+
+    let plan = BudgetPlan::from_budget(&held).unwrap();
+    let charge = Charge {
+        id: "u1".into(),
+        job: "ns/pi".into(),
+        amount: kbatch_policy::budget::Money::parse("2").unwrap(),
+    };
+    let b1 = apply_charge(&status, &plan, &charge, now);
+    let mut kept = b1.status.clone();
+    kept.ledger.retain(|e| e.id != "u-gone");
+    assert_eq!(kept.ledger.len(), 3, "u-new, u-running and pi's own");
+    let budget_v6 = stored(&held, |b| {
+        b.status = Some(kept.clone());
+        b.metadata.resource_version = Some("6".into());
+    });
+    let acked = ack_charge(
+        job.status.as_ref().unwrap().reservation.as_ref().unwrap(),
+        &b1.entry,
+    )
+    .unwrap();
+    let j2 = status_with(&job, acked);
+    let job_v8 = stored(&job, |j| {
+        j.status = Some(j2.clone());
+        j.metadata.resource_version = Some("8".into());
+    });
+
+    let (ctx, handle, _writers) = context(World {
+        jobs: vec![job.clone(), running],
+        budgets: vec![held.clone()],
+        ..World::default()
+    });
+    let verifier = serve(
+        handle,
+        vec![
+            Expect::new(Method::PATCH, BUDGET_STATUS, to_json(&budget_v6))
+                .body(budget_status_patch(Some("5"), &kept).unwrap()),
+            Expect::new(Method::PATCH, JOB_STATUS, to_json(&job_v8))
+                .body(job_status_patch(Some("7"), &j2).unwrap()),
+        ],
+    );
+    settle(&ctx, job, held, true, now).await.unwrap();
     drop(ctx);
     finish(verifier).await;
 }

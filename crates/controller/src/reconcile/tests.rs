@@ -201,7 +201,7 @@ async fn a_deleted_job_is_refunded_then_released() {
         id: "u1".into(),
         job: "ns/pi".into(),
         amount: planned.refund.unwrap(),
-        windows: planned.windows.clone(),
+        actual_cost: planned.actual_cost.unwrap(),
     };
     let b2 = apply_refund(&b1.status, &plan, &refund, now);
     assert!(b2.applied);

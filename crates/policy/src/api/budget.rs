@@ -59,8 +59,9 @@ pub struct BatchBudgetStatus {
     /// One entry per window of the spec.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub window_status_list: Vec<BudgetWindowStatus>,
-    /// Charges and refunds applied whose jobs have not yet acknowledged them: re-applying
-    /// one of these is a no-op (see `kbatch_policy::budget::ledger`).
+    /// The budget's own record of its reservations: a Charge entry for each one not yet
+    /// refunded (bounding its refund), then a Refund entry until the job acknowledges it.
+    /// Re-applying one of these is a no-op (see `kbatch_policy::budget::ledger`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ledger: Vec<crate::budget::LedgerEntry>,
 }

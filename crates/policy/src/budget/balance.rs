@@ -6,6 +6,12 @@ use crate::api::BatchBudgetStatus;
 use jiff::Timestamp;
 use std::fmt;
 
+/// The most reservations one budget holds charged at once. Its ledger keeps an entry for each
+/// until its refund (the budget's own record of what it may give back, see
+/// [`ledger`](super::ledger)), in the budget's status, which must stay well under etcd's
+/// 1.5 MiB limit on an object: an entry takes about 250 bytes, 600 at most.
+pub const MAX_OPEN_RESERVATIONS: usize = 2_000;
+
 /// What is left in each window of a budget at one moment; reservations can be taken from it
 /// one after the other (the scheduling pass does).
 #[derive(Debug, Clone, PartialEq)]
@@ -14,6 +20,9 @@ pub struct BudgetBook {
     pub name: String,
     /// Its windows, shortest first.
     pub windows: Vec<WindowBalance>,
+    /// Reservations charged or being charged and not yet refunded: its ledger entries, plus
+    /// those taken from this book.
+    pub open_reservations: usize,
 }
 
 /// One window's balance.
@@ -69,7 +78,14 @@ impl BudgetBook {
         BudgetBook {
             name: plan.name.clone(),
             windows,
+            open_reservations: status.ledger.len(),
         }
+    }
+
+    /// Whether the budget holds [`MAX_OPEN_RESERVATIONS`]: no reservation may be added until
+    /// one is refunded.
+    pub fn is_full(&self) -> bool {
+        self.open_reservations >= MAX_OPEN_RESERVATIONS
     }
 
     /// `Ok` when every window has at least `amount` left.
@@ -96,11 +112,12 @@ impl BudgetBook {
         }
     }
 
-    /// Takes `amount` from every window (whether or not it fits).
+    /// Takes a reservation of `amount` from every window (whether or not it fits).
     pub fn take(&mut self, amount: Money) {
         for w in &mut self.windows {
             w.spent = w.spent.saturating_add(amount);
         }
+        self.open_reservations = self.open_reservations.saturating_add(1);
     }
 
     /// [`check`](Self::check), then [`take`](Self::take) when it fits.

@@ -111,8 +111,9 @@ pub struct WindowRef {
     pub start_time: Time,
 }
 
-/// A budget-side record of a charge or refund the budget has applied and whose job has not
-/// yet acknowledged it. Its presence makes re-applying the same step a no-op.
+/// A budget-side record of a charge the budget has applied and not yet refunded, or of a
+/// refund its job has not yet acknowledged. Its presence makes re-applying the same step a
+/// no-op, and a Charge entry bounds the refund (see [`ledger`](super::ledger)).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LedgerEntry {
@@ -123,7 +124,8 @@ pub struct LedgerEntry {
     pub job: String,
     /// Charge or refund.
     pub kind: LedgerEntryKind,
-    /// The amount added (charge) or given back (refund, before any clamping at zero).
+    /// The amount added (charge) or given back (refund: at most the charge less the actual
+    /// cost, before any clamping of a window at zero).
     pub amount: Money,
     /// When the budget applied it.
     #[schemars(schema_with = "time_schema")]

@@ -124,13 +124,14 @@ pub fn merge_conditions(
     fresh: &[Condition],
     now: Timestamp,
 ) -> Vec<BatchJobCondition> {
-    const WAITING_TYPES: [&str; 7] = [
+    const WAITING_TYPES: [&str; 8] = [
         reason::WAITING,
         reason::UNSCHEDULABLE,
         reason::QUEUE_PAUSED,
         reason::DEPENDENCY_PENDING,
         reason::BUDGET_EXCEEDED,
         reason::BUDGET_UNAVAILABLE,
+        reason::RESERVATION_LIMIT,
         reason::QUEUE_MISSING,
     ];
     let now = Time(crate::budget::windows::whole_seconds(now));

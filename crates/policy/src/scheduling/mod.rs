@@ -9,9 +9,10 @@
 //!   queue (pausing holds jobs; it does not keep a job alive that can never run);
 //! - a job that cannot be priced (no `maxWallTime`, malformed resources) → `Fail`;
 //! - a paused queue (`QueuePaused`), pending dependencies (`DependencyPending`), a missing
-//!   queue or budget, or a reservation larger than what is left in any window of its budget
-//!   (`BudgetExceeded`) → [`Action::Wait`], with a note of how many jobs wait ahead of it in
-//!   its queue;
+//!   queue or budget, a reservation larger than what is left in any window of its budget
+//!   (`BudgetExceeded`), or a budget holding as many open reservations as it can
+//!   (`ReservationLimit`) → [`Action::Wait`], with a note of how many jobs wait ahead of it
+//!   in its queue;
 //! - otherwise → [`Action::Start`]: the I/O layer writes the reservation intent
 //!   ([`ledger::plan_charge`](crate::budget::ledger::plan_charge)) and phase Scheduled.
 //!
@@ -349,6 +350,15 @@ fn try_reserve(
             queue.display
         ))),
         Some(Book::Unusable(why)) => Err(unavailable((*why).to_owned())),
+        Some(Book::Open(book)) if book.is_full() => Err(Condition::new(
+            reason::RESERVATION_LIMIT,
+            reason::RESERVATION_LIMIT,
+            format!(
+                "budget {budget} holds the reservations of {} running jobs, the most one budget \
+                 holds at once; this job starts when one of them is refunded",
+                book.open_reservations
+            ),
+        )),
         Some(Book::Open(book)) => book.reserve(amount).map(|()| amount).map_err(|short| {
             Condition::new(
                 reason::BUDGET_EXCEEDED,

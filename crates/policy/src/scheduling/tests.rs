@@ -695,3 +695,45 @@ fn merge_conditions_keeps_other_types_and_drops_stale_waiting_ones() {
     assert_eq!(second[1].time.as_ref().map(|t| t.0), Some(t0));
     assert_eq!(second[1].message.as_deref(), Some("first in queue ns/q"));
 }
+
+#[test]
+fn a_budget_holding_as_many_open_reservations_as_it_can_starts_no_more_jobs() {
+    use crate::budget::balance::MAX_OPEN_RESERVATIONS;
+    use crate::budget::{LedgerEntry, LedgerEntryKind};
+    let entry = |i: usize| LedgerEntry {
+        id: format!("uid-{i}"),
+        job: format!("ns/running-{i}"),
+        kind: LedgerEntryKind::Charge,
+        amount: m("0.01"),
+        at: ts("2026-11-22T09:00:00Z").into(),
+        windows: vec![],
+    };
+    let with_entries = |n: usize| {
+        let mut b = budget("b", 1000.0);
+        b.status.ledger = (0..n).map(entry).collect();
+        b
+    };
+    let queues = vec![QueueInfo::new("ns", "q", 1, "b")];
+    let jobs = vec![job("one", "q", 0, "1"), job("two", "q", 1, "1")];
+    // One place left: the first job takes it, the second waits for a refund.
+    let s = snapshot(
+        queues.clone(),
+        vec![with_entries(MAX_OPEN_RESERVATIONS - 1)],
+        jobs.clone(),
+    );
+    let actions = run(&s);
+    assert_eq!(
+        summary(&actions),
+        ["one: start", "two: wait:ReservationLimit+Waiting"]
+    );
+    assert_eq!(
+        message(&actions, "two", "ReservationLimit"),
+        format!(
+            "budget b holds the reservations of {MAX_OPEN_RESERVATIONS} running jobs, the most \
+             one budget holds at once; this job starts when one of them is refunded"
+        )
+    );
+    // A refund frees a place.
+    let s = snapshot(queues, vec![with_entries(MAX_OPEN_RESERVATIONS - 2)], jobs);
+    assert_eq!(summary(&run(&s)), ["one: start", "two: start"]);
+}

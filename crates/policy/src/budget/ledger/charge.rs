@@ -4,6 +4,7 @@ use super::{Applied, Charge, LedgerError, check_ack};
 use crate::api::BatchBudgetStatus;
 use crate::api::BatchJob;
 use crate::budget::cost::JobCost;
+use crate::budget::money::Money;
 use crate::budget::record::{
     LedgerEntry, LedgerEntryKind, ReservationRecord, ReservationState, ReservedGroup, WindowRef,
 };
@@ -75,6 +76,7 @@ pub fn apply_charge(
             applied: false,
             entry,
             overdrawn: Vec::new(),
+            withheld: Money::ZERO,
         };
     }
     let at = Time(whole_seconds(now));
@@ -108,6 +110,7 @@ pub fn apply_charge(
         applied: true,
         entry,
         overdrawn,
+        withheld: Money::ZERO,
     }
 }
 

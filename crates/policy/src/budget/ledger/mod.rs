@@ -13,9 +13,9 @@
 //! | B1   | budget | [`apply_charge`]: roll windows, add the amount to every current window, add entry `(id, Charge)` — a no-op if an entry for `id` exists |
 //! | J2   | job    | [`ack_charge`]: `state: Charged`, windows and time copied from the entry |
 //! | J3   | job    | when the job ends, [`plan_refund`]: `state: Refunding`, actual cost and refund |
-//! | B2   | budget | [`apply_refund`]: give the refund back to the windows charged, replace the entry by `(id, Refund)` — a no-op if a Refund entry exists |
-//! | J4   | job    | [`ack_refund`]: `state: Refunded` |
-//! | B3   | budget | [`prune`] entries whose job acknowledged them (done with any later budget write) |
+//! | B2   | budget | [`apply_refund`]: give back what the `(id, Charge)` entry allows to the windows it names, replace it by `(id, Refund)` — a no-op if a Refund entry exists |
+//! | J4   | job    | [`ack_refund`]: `state: Refunded`, the refund as given |
+//! | B3   | budget | [`prune`] entries whose job acknowledged its refund (done with any later budget write) |
 //!
 //! [`next_step`] reads the job's record and the budget's ledger and says which step is due;
 //! after a crash the controller simply asks again.
@@ -36,12 +36,21 @@
 //!   budget step. A job with a reservation must carry a finalizer
 //!   ([`RESERVATION_FINALIZER`](crate::api::RESERVATION_FINALIZER), added before J1) until
 //!   `Refunded` and pruned, so a deleted job is still refunded.
-//! - *Bounded*: entries live from a budget step to its acknowledgement, so the ledger holds
-//!   only the reservations with a step in flight (a handful in steady state; at most the
-//!   unfinished jobs, ≤ 10,000). Per-window id sets would not do: they are dropped when the
+//! - *Bounded*: an entry lives from its charge to the acknowledgement of its refund, so the
+//!   ledger holds the reservations not yet refunded: the budget's running jobs, at most
+//!   [`MAX_OPEN_RESERVATIONS`](super::balance::MAX_OPEN_RESERVATIONS) (the scheduling pass
+//!   starts no job beyond it). Per-window id sets would not do: they are dropped when the
 //!   window closes, and a charge whose intent was written just before a window boundary and
 //!   retried after it would be counted twice or lost. Keying deduplication on the
 //!   acknowledgement instead of the window makes a window roll irrelevant to it.
+//!
+//! **Whose word.** The job's record says what to refund; the budget's Charge entry says what
+//! may be. [`apply_refund`] gives back at most the charged amount less the record's actual
+//! cost, to the windows the entry names, and only while the entry is there: a record that
+//! claims more, or a settled record put back as unsettled (no Charge entry any more), moves
+//! no money that other jobs' charges are in. [`Applied::withheld`] says how much a record
+//! claimed beyond that. A job charged by a controller that pruned Charge entries at J2 (before
+//! this rule) gets nothing back: drain running jobs before such an upgrade.
 //!
 //! **Which window.** A charge belongs to the windows current when the budget applies it.
 //! A refund goes to the window the charge went to: the current window if it is still the
@@ -99,7 +108,7 @@ pub use refund::{ack_refund, actual_cost, apply_refund, plan_refund};
 
 use super::cost::CostError;
 use super::money::Money;
-use super::record::{LedgerEntry, LedgerEntryKind, ReservationRecord, ReservationState, WindowRef};
+use super::record::{LedgerEntry, LedgerEntryKind, ReservationRecord, ReservationState};
 use crate::api::BatchBudgetStatus;
 
 /// Why a ledger step cannot be taken.
@@ -144,17 +153,19 @@ pub struct Charge {
     pub amount: Money,
 }
 
-/// A refund to apply to a budget (step B2).
+/// A refund to apply to a budget (step B2), as the job's record claims it. The budget gives
+/// back at most what its own Charge entry says it charged, less the claimed actual cost, to
+/// the windows that entry names ([`apply_refund`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refund {
     /// Reservation id (the job's uid).
     pub id: String,
     /// `namespace/name` of the job.
     pub job: String,
-    /// The amount given back.
+    /// The refund the record claims.
     pub amount: Money,
-    /// The windows the charge went to.
-    pub windows: Vec<WindowRef>,
+    /// The actual cost the record claims.
+    pub actual_cost: Money,
 }
 
 /// The result of a budget step.
@@ -170,6 +181,10 @@ pub struct Applied {
     /// Windows that the charge took beyond their amount (possible only when the admission
     /// check ran on a stale view: the step never refuses, since the job is already Scheduled).
     pub overdrawn: Vec<String>,
+    /// The part of a claimed refund the budget did not give back: its own Charge entry says
+    /// the job was charged less, or was never charged (or was refunded already). Zero for an
+    /// honest record; anything else means the job's record was altered.
+    pub withheld: Money,
 }
 
 /// What the controller should do next for one job's reservation.
@@ -237,7 +252,7 @@ pub fn next_step(
                 id: r.id.clone(),
                 job: job.to_owned(),
                 amount: r.refund.unwrap_or(Money::ZERO),
-                windows: r.windows.clone(),
+                actual_cost: r.actual_cost.unwrap_or(Money::ZERO),
             }),
         },
         ReservationState::Refunded if budget.ledger.iter().any(|e| e.id == r.id) => {
@@ -264,16 +279,13 @@ pub(super) fn check_ack(
 }
 
 /// Whether `entry` may leave the budget's ledger, given the job's record as some view shows
-/// it: the job has acknowledged the step. Job states only move forward, so a stale view can
-/// only delay pruning, never make it premature.
+/// it: the job has acknowledged its refund. A Charge entry is the budget's own record of what
+/// the job may get back, so it stays until the refund replaces it ([`apply_refund`]); it
+/// leaves here only for a job refunded while the entry was kept elsewhere (an older ledger).
+/// Job states only move forward, so a stale view can only delay pruning, never make it
+/// premature.
 pub fn acknowledged(entry: &LedgerEntry, record: Option<&ReservationRecord>) -> bool {
-    let Some(r) = record.filter(|r| r.id == entry.id) else {
-        return false;
-    };
-    match entry.kind {
-        LedgerEntryKind::Charge => r.state >= ReservationState::Charged,
-        LedgerEntryKind::Refund => r.state == ReservationState::Refunded,
-    }
+    record.is_some_and(|r| r.id == entry.id && r.state == ReservationState::Refunded)
 }
 
 /// B3: removes the entries `is_acknowledged` says the jobs have acknowledged (use

@@ -60,9 +60,12 @@ pub fn plan_refund(
     Ok(r)
 }
 
-/// B2: rolls the windows to `now`, gives the refund back to the windows the charge went to
-/// (see the module docs for closed windows) and replaces the reservation's entry by a Refund
-/// entry. A no-op when the budget already holds the Refund entry.
+/// B2: rolls the windows to `now` and gives back what the budget's own Charge entry allows:
+/// the claimed refund, but at most the amount that entry charged less the claimed actual
+/// cost, to the windows that entry names (see the module docs for closed windows). The Charge
+/// entry is replaced by a Refund entry recording what was given. Without a Charge entry (never
+/// charged, or refunded already) nothing is given. A no-op when the budget already holds the
+/// Refund entry.
 pub fn apply_refund(
     status: &BatchBudgetStatus,
     plan: &BudgetPlan,
@@ -77,48 +80,32 @@ pub fn apply_refund(
             applied: false,
             entry,
             overdrawn: Vec::new(),
+            withheld: Money::ZERO,
         };
     }
-    // The job is Refunding, so it acknowledged the charge: its entry has served its purpose.
+    let (given, charged_windows) = match entry_of(&st, &refund.id, LedgerEntryKind::Charge) {
+        Some(charge) => (
+            refund
+                .amount
+                .min(charge.amount.saturating_sub(refund.actual_cost))
+                .max(Money::ZERO),
+            charge.windows.clone(),
+        ),
+        None => (Money::ZERO, Vec::new()),
+    };
     st.ledger.retain(|e| e.id != refund.id);
     let at = Time(whole_seconds(now));
-    let mut credited = Vec::with_capacity(refund.windows.len());
-    for target in &refund.windows {
-        let Some(seconds) = parse_seconds(&target.duration) else {
-            continue;
-        };
-        let Some(w) = st
-            .window_status_list
-            .iter_mut()
-            .find(|w| parse_seconds(&w.duration) == Some(seconds))
-        else {
-            continue;
-        };
-        if w.start_time == target.start_time {
-            let spent = window_spent(w);
-            set_window_spent(w, spent.saturating_sub(refund.amount.min(spent)));
-            credited.push(WindowRef {
-                duration: w.duration.clone(),
-                start_time: w.start_time.clone(),
-            });
-        } else if let Some(h) = w
-            .window_history
-            .iter_mut()
-            .find(|h| h.window_start_time == target.start_time)
-        {
-            let spent = record_spent(h);
-            set_record_spent(h, spent.saturating_sub(refund.amount.min(spent)));
-            credited.push(WindowRef {
-                duration: w.duration.clone(),
-                start_time: h.window_start_time.clone(),
-            });
+    let mut credited = Vec::with_capacity(charged_windows.len());
+    for target in &charged_windows {
+        if let Some(credit) = credit_window(&mut st, target, given) {
+            credited.push(credit);
         }
     }
     let entry = LedgerEntry {
         id: refund.id.clone(),
         job: refund.job.clone(),
         kind: LedgerEntryKind::Refund,
-        amount: refund.amount,
+        amount: given,
         at: at.clone(),
         windows: credited,
     };
@@ -129,7 +116,40 @@ pub fn apply_refund(
         applied: true,
         entry,
         overdrawn: Vec::new(),
+        withheld: refund.amount.saturating_sub(given).max(Money::ZERO),
     }
+}
+
+/// Gives `amount` back to the window `target` names (current, or its history record), never
+/// below zero; `None` when that window is no longer kept.
+fn credit_window(
+    st: &mut BatchBudgetStatus,
+    target: &WindowRef,
+    amount: Money,
+) -> Option<WindowRef> {
+    let seconds = parse_seconds(&target.duration)?;
+    let w = st
+        .window_status_list
+        .iter_mut()
+        .find(|w| parse_seconds(&w.duration) == Some(seconds))?;
+    if w.start_time == target.start_time {
+        let spent = window_spent(w);
+        set_window_spent(w, spent.saturating_sub(amount.min(spent)));
+        return Some(WindowRef {
+            duration: w.duration.clone(),
+            start_time: w.start_time.clone(),
+        });
+    }
+    let h = w
+        .window_history
+        .iter_mut()
+        .find(|h| h.window_start_time == target.start_time)?;
+    let spent = record_spent(h);
+    set_record_spent(h, spent.saturating_sub(amount.min(spent)));
+    Some(WindowRef {
+        duration: w.duration.clone(),
+        start_time: h.window_start_time.clone(),
+    })
 }
 
 /// J4: the record acknowledging the budget's refund entry. Idempotent once `Refunded`.
@@ -151,6 +171,8 @@ pub fn ack_refund(
     check_ack(record, entry, LedgerEntryKind::Refund)?;
     let mut r = record.clone();
     r.state = ReservationState::Refunded;
+    // What the budget gave, which is what the job's consumption is computed from.
+    r.refund = Some(entry.amount);
     r.refunded_at = Some(entry.at.clone());
     r.refund_windows.clone_from(&entry.windows);
     Ok(r)

@@ -356,22 +356,136 @@ fn next_step_follows_the_record_and_the_budget_ledger() {
 }
 
 #[test]
-fn pruning_waits_for_the_acknowledgement() {
+fn a_charge_entry_stays_until_the_refund_is_acknowledged() {
     let r = record("j1", &[("main", "8", 3600)]);
     let empty = BatchBudgetStatus::default();
-    let applied = ledger::apply_charge(
-        &empty,
-        &plan(),
-        &charge_of(&r, &empty),
-        ts("2026-11-22T10:00:00Z"),
+    let (c, st) = charged(&r, &empty, "2026-11-22T10:00:00Z");
+    let entry = st.ledger[0].clone();
+    for (view, why) in [
+        (None, "unknown job"),
+        (Some(&r), "still Charging"),
+        (Some(&c), "Charged: the entry is what bounds its refund"),
+    ] {
+        assert!(!ledger::acknowledged(&entry, view), "{why}");
+        let (kept, removed) = ledger::prune(&st, |e| ledger::acknowledged(e, view));
+        assert_eq!((removed, kept.ledger.len()), (0, 1), "{why}");
+    }
+    let (done, st) = refunded(
+        &c,
+        &st,
+        SignedDuration::from_mins(30),
+        "2026-11-22T10:30:00Z",
     );
-    let entry = &applied.entry;
-    assert!(!ledger::acknowledged(entry, Some(&r)), "still Charging");
-    assert!(!ledger::acknowledged(entry, None), "unknown job");
-    let c = ledger::ack_charge(&r, entry).unwrap();
-    assert!(ledger::acknowledged(entry, Some(&c)));
-    let (st, removed) = ledger::prune(&applied.status, |e| ledger::acknowledged(e, Some(&r)));
-    assert_eq!((removed, st.ledger.len()), (0, 1));
+    assert_eq!(
+        st.ledger.len(),
+        1,
+        "the Refund entry replaced the Charge entry"
+    );
+    assert_eq!(st.ledger[0].kind, LedgerEntryKind::Refund);
+    let (pruned, removed) = ledger::prune(&st, |e| ledger::acknowledged(e, Some(&done)));
+    assert_eq!((removed, pruned.ledger.len()), (1, 0));
+}
+
+/// The record's word against the budget's: a refund is at most the charged amount less the
+/// claimed actual cost, given to the windows the Charge entry names, and only once.
+#[test]
+fn a_refund_is_bounded_by_the_budgets_own_charge_entry() {
+    struct Case {
+        name: &'static str,
+        /// Alters the charged record before the refund is planned.
+        alter: fn(&mut ReservationRecord),
+        /// Whether the Charge entry is gone (refunded already, or never charged).
+        no_charge_entry: bool,
+        given: &'static str,
+        withheld: &'static str,
+    }
+    let cases = [
+        Case {
+            name: "honest: 6 of 8 back after 1 of 4 hours",
+            alter: |_| {},
+            no_charge_entry: false,
+            given: "6",
+            withheld: "0",
+        },
+        Case {
+            name: "claims a reservation of 1000",
+            alter: |r| r.amount = m("1000"),
+            no_charge_entry: false,
+            given: "6",
+            withheld: "992",
+        },
+        Case {
+            name: "claims 1000 per group, so a larger actual cost: nothing left to give",
+            alter: |r| {
+                r.amount = m("1000");
+                r.groups[0].amount = m("1000");
+            },
+            no_charge_entry: false,
+            given: "0",
+            withheld: "750",
+        },
+        Case {
+            name: "claims a wall time of a year: at most the whole charge back",
+            alter: |r| r.groups[0].max_wall_time_seconds = 365 * 24 * 3600,
+            no_charge_entry: false,
+            given: "7.999086757",
+            withheld: "0",
+        },
+        Case {
+            name: "replayed after its refund: no Charge entry, nothing given",
+            alter: |_| {},
+            no_charge_entry: true,
+            given: "0",
+            withheld: "6",
+        },
+    ];
+    for case in cases {
+        let r = record("j1", &[("main", "8", 4 * 3600)]);
+        let other = record("j2", &[("main", "5", 3600)]);
+        let (mut c, st) = charged(&r, &BatchBudgetStatus::default(), "2026-11-22T10:00:00Z");
+        let (_, mut st) = charged(&other, &st, "2026-11-22T10:00:00Z");
+        (case.alter)(&mut c);
+        if case.no_charge_entry {
+            st.ledger.retain(|e| e.id != "j1");
+        }
+        let planned = ledger::plan_refund(&c, SignedDuration::from_hours(1)).unwrap();
+        let LedgerStep::ApplyRefund(refund) = ledger::next_step(Some(&planned), true, &st, "ns/j1")
+        else {
+            panic!("{}: expected a refund", case.name)
+        };
+        let applied = ledger::apply_refund(&st, &plan(), &refund, ts("2026-11-22T11:00:00Z"));
+        assert!(applied.applied, "{}", case.name);
+        assert_eq!(applied.entry.amount, m(case.given), "{}", case.name);
+        assert_eq!(applied.withheld, m(case.withheld), "{}", case.name);
+        let expected = m("13").saturating_sub(m(case.given));
+        assert_eq!(
+            spent(&applied.status),
+            [expected, expected],
+            "{}",
+            case.name
+        );
+        let acked = ledger::ack_refund(&planned, &applied.entry).unwrap();
+        assert_eq!(
+            acked.refund,
+            Some(m(case.given)),
+            "{}: the record says what was given",
+            case.name
+        );
+        // Applying it again (a replay of the same step) gives nothing more.
+        let again = ledger::apply_refund(
+            &applied.status,
+            &plan(),
+            &refund,
+            ts("2026-11-22T11:00:00Z"),
+        );
+        assert!(!again.applied, "{}", case.name);
+        assert_eq!(
+            spent(&again.status),
+            spent(&applied.status),
+            "{}",
+            case.name
+        );
+    }
 }
 
 #[test]
