@@ -82,10 +82,26 @@ pub struct Stores {
     pub constraints: Store<BatchJobConstraint>,
 }
 
+/// How often [`Stores::ready`] looks again while a store has not listed.
+const SYNC_POLL: Duration = Duration::from_millis(100);
+
 impl Stores {
     /// Waits until every store has its initial list (a decision on a partial view could, e.g.,
     /// drop a finalizer of an object still in use).
+    ///
+    /// It looks every 100 ms rather than awaiting `Store::wait_until_ready`: in kube-runtime 5
+    /// that future wakes only the last of several waiters, so reconciles waiting at once (a new
+    /// leader's first pass) would sleep forever, and the object with them.
     pub async fn ready(&self) -> Result<(), Error> {
+        loop {
+            match futures::FutureExt::now_or_never(self.listed()) {
+                Some(result) => return result,
+                None => tokio::time::sleep(SYNC_POLL).await,
+            }
+        }
+    }
+
+    async fn listed(&self) -> Result<(), Error> {
         let lost = |_| Error::Permanent("a reflector store was dropped".to_owned());
         self.jobs.wait_until_ready().await.map_err(lost)?;
         self.queues.wait_until_ready().await.map_err(lost)?;
@@ -97,7 +113,7 @@ impl Stores {
 
     /// Whether every store has its initial list, now.
     pub fn is_synced(&self) -> bool {
-        futures::FutureExt::now_or_never(self.ready()).is_some_and(|r| r.is_ok())
+        futures::FutureExt::now_or_never(self.listed()).is_some_and(|r| r.is_ok())
     }
 
     /// The priority of queue `namespace/name`, when both exist.
@@ -247,6 +263,42 @@ mod tests {
         assert!(ctx.stores.job("ns", "pi", "u2").is_none());
         assert!(ctx.stores.job("other", "pi", "u1").is_none());
         assert!(ctx.stores.job("ns", "pj", "u1").is_none());
+    }
+
+    #[tokio::test]
+    async fn every_waiter_wakes_once_the_stores_have_listed() {
+        use kube::runtime::reflector;
+        use kube::runtime::watcher::Event;
+        let (jobs, mut jobs_writer) = reflector::store();
+        let (queues, mut queues_writer) = reflector::store();
+        let (ctx, _handle, _writers) = crate::mock::context(crate::mock::World::default());
+        let mut stores = ctx.stores.clone();
+        stores.jobs = jobs;
+        stores.queues = queues;
+        assert!(!stores.is_synced());
+        // A new leader's first pass: many reconciles wait at once, as separate futures.
+        let waiting: Vec<_> = (0..6)
+            .map(|_| {
+                let stores = stores.clone();
+                tokio::spawn(async move { stores.ready().await })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        for event in [Event::Init, Event::InitDone] {
+            jobs_writer.apply_watcher_event(&event);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        for event in [Event::Init, Event::InitDone] {
+            queues_writer.apply_watcher_event(&event);
+        }
+        for (i, waiter) in waiting.into_iter().enumerate() {
+            let woke = tokio::time::timeout(Duration::from_secs(5), waiter).await;
+            assert!(
+                matches!(woke, Ok(Ok(Ok(())))),
+                "waiter {i} never woke: {woke:?}"
+            );
+        }
+        assert!(stores.is_synced());
     }
 
     #[test]

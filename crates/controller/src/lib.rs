@@ -39,6 +39,6 @@ mod fixtures;
 
 pub use context::{Context, Error, Stores};
 pub use metrics::{ApiCounting, Observed};
-pub use run::run;
+pub use run::{RunError, run};
 #[cfg(test)]
 mod mock;

@@ -86,17 +86,17 @@ async fn shutdown_signal() {
 }
 
 /// Runs the controller against `client` until the lease is lost (an error: restart as a
-/// follower) or the process gets SIGINT/SIGTERM (`Ok`). `observed` gets its metrics and
+/// follower) or the process gets SIGINT/SIGTERM (`Ok`, the lease released). `observed` gets its metrics and
 /// readiness (leader, stores synced), for a probe server.
-pub async fn run(client: Client, observed: Arc<Observed>) -> anyhow::Result<()> {
+pub async fn run(client: Client, observed: Arc<Observed>) -> Result<(), RunError> {
     let lease_config = LeaseConfig::from_env(&client);
     let leases: Api<Lease> = Api::namespaced(client.clone(), &lease_config.namespace);
     tracing::info!(namespace = %lease_config.namespace, identity = %lease_config.identity,
         "waiting for the leader lease");
-    tokio::select! {
-        _ = leader::acquire(&leases, &lease_config) => {}
+    let acquired = tokio::select! {
+        sent = leader::acquire(&leases, &lease_config) => sent,
         () = shutdown_signal() => return Ok(()),
-    }
+    };
     observed.set_leader(true);
 
     let jobs = Controller::new(
@@ -153,7 +153,11 @@ pub async fn run(client: Client, observed: Arc<Observed>) -> anyhow::Result<()> 
     let scheduler = schedule_pass::run(&ctx);
     let queue_counts = crate::queue_status::run(&ctx);
 
-    tokio::select! {
+    // Biased, the lease first: a leader resumed after a freeze sees its deadline passed and
+    // stops before any reconcile it had in flight takes another step.
+    let result = tokio::select! {
+        biased;
+        lost = leader::hold(&leases, &lease_config, acquired) => Err(RunError::LeaseLost(lost)),
         _ = controllers => {
             tracing::info!("controllers stopped");
             Ok(())
@@ -163,17 +167,35 @@ pub async fn run(client: Client, observed: Arc<Observed>) -> anyhow::Result<()> 
                 Err(e) => e,
                 Ok(never) => match never {},
             };
-            Err(anyhow::anyhow!("scheduling pass stopped: {error}"))
+            Err(RunError::SchedulingStopped(error))
         }
         result = queue_counts => {
             let error: Error = match result {
                 Err(e) => e,
                 Ok(never) => match never {},
             };
-            Err(anyhow::anyhow!("queue counts stopped: {error}"))
+            Err(RunError::QueueCountsStopped(error))
         }
-        lost = leader::hold(&leases, &lease_config) => {
-            Err(anyhow::anyhow!("{lost}; stopping so that only one replica reconciles"))
-        }
+    };
+    // Every reconcile has stopped (the other futures are dropped): hand the lease over now
+    // rather than make the next leader wait for it to expire. Not after a loss: it is not ours.
+    observed.set_leader(false);
+    if !matches!(result, Err(RunError::LeaseLost(_))) {
+        leader::release(&leases, &lease_config).await;
     }
+    result
+}
+
+/// Why [`run`] stopped other than by a signal.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The leader lease was lost: stop so that only one replica reconciles.
+    #[error("{0}; stopping so that only one replica reconciles")]
+    LeaseLost(leader::LeaseLost),
+    /// The scheduling pass failed for good.
+    #[error("scheduling pass stopped: {0}")]
+    SchedulingStopped(Error),
+    /// The BatchQueue status writer failed for good.
+    #[error("queue counts stopped: {0}")]
+    QueueCountsStopped(Error),
 }

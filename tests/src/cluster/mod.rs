@@ -45,6 +45,8 @@ pub const BINARIES: [&str; 4] = [
 pub const PRACTITIONERS: &str = "dev-team";
 /// The controller's service account, as the API server names its user.
 pub const CONTROLLER_USER: &str = "system:serviceaccount:kbatch-system:kbatch-controller";
+/// The lease identity (`POD_NAME`) of the controller the harness starts.
+pub const CONTROLLER_IDENTITY: &str = "kbatch-controller-e2e";
 /// The webhook's service account, as the API server names its user.
 pub const WEBHOOK_USER: &str = "system:serviceaccount:kbatch-system:kbatch-webhook";
 const SERVICE_ACCOUNT_GROUPS: [&str; 2] = [
@@ -596,23 +598,79 @@ impl Cluster {
     }
 
     fn start_controller(&self, kubeconfig: &Path) -> anyhow::Result<()> {
-        let process = Process::spawn(
-            &self.work,
+        let process = self.spawn_controller(
+            kubeconfig,
             "kbatch-controller",
+            CONTROLLER_IDENTITY,
+            self.controller_probe_port,
+        )?;
+        *lock(&self.controller) = Some(process);
+        Ok(())
+    }
+
+    /// A `kbatch controller` process named `name` in the logs, holding the lease as `identity`.
+    fn spawn_controller(
+        &self,
+        kubeconfig: &Path,
+        name: &str,
+        identity: &str,
+        probe_port: u16,
+    ) -> anyhow::Result<Process> {
+        Process::spawn(
+            &self.work,
+            name,
             &self.kbatch,
             &[
                 "controller".into(),
-                format!("--probe-addr=127.0.0.1:{}", self.controller_probe_port),
+                format!("--probe-addr=127.0.0.1:{probe_port}"),
             ],
             &[
                 ("KUBECONFIG", kubeconfig.display().to_string()),
                 ("POD_NAMESPACE", "kbatch-system".to_owned()),
-                ("POD_NAME", "kbatch-controller-e2e".to_owned()),
+                ("POD_NAME", identity.to_owned()),
                 ("RUST_LOG", "info,kbatch_controller=debug".to_owned()),
             ],
-        )?;
-        *lock(&self.controller) = Some(process);
-        Ok(())
+        )
+    }
+
+    /// A second controller replica, `identity`, whose probes are on `probe_port` and whose
+    /// log is `<identity>.log` (for failover tests; dropping it kills it).
+    pub fn start_standby_controller(
+        &self,
+        identity: &str,
+        probe_port: u16,
+    ) -> anyhow::Result<Process> {
+        let kubeconfig = self.work.join("kbatch-controller.kubeconfig");
+        self.spawn_controller(&kubeconfig, identity, identity, probe_port)
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`, `TERM`, `KILL`) to the controller process.
+    pub fn signal_controller(&self, signal: &str) -> anyhow::Result<()> {
+        match lock(&self.controller).as_ref() {
+            Some(process) => process.signal(signal),
+            None => anyhow::bail!("no controller process"),
+        }
+    }
+
+    /// Starts the controller again (after it exited or was killed), and waits until it leads
+    /// and has listed everything (its /readyz).
+    pub fn restart_controller(&self) -> anyhow::Result<()> {
+        if let Some(mut old) = lock(&self.controller).take() {
+            old.stop();
+        }
+        self.start_controller(&self.work.join("kbatch-controller.kubeconfig"))?;
+        let port = self.controller_probe_port;
+        self.run(wait::until(
+            "the restarted controller's /readyz",
+            Duration::from_secs(60),
+            || async move { Ok(probe_ready(port).await) },
+        ))
+        .map_err(|e| e.context(format!("controller log:\n{}", self.controller_log(30))))
+    }
+
+    /// Whether `/readyz` on `port` answers 200.
+    pub async fn ready_on(&self, port: u16) -> bool {
+        probe_ready(port).await.is_ok()
     }
 
     /// Stops the webhook process (SIGKILL): the API server then finds nobody at its URL.

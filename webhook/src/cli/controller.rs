@@ -61,7 +61,9 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<()> {
             .context("connecting to the cluster")?
             .with_layer(&ApiCounting(Arc::clone(&observed)))
             .build();
-        let result = kbatch_controller::run(client, observed).await;
+        let result = kbatch_controller::run(client, observed)
+            .await
+            .context("the controller stopped");
         probes.stop(Duration::from_secs(2)).await;
         result
     })
