@@ -13,6 +13,7 @@
 
 mod budgets;
 mod common;
+mod crash;
 mod deletion_guards;
 mod dependencies;
 mod examples;
@@ -79,6 +80,7 @@ const SCENARIOS: &[(&str, Sharing, Scenario)] = scenarios![
     Shared rights::each_identity_has_the_rights_the_readme_states,
     Shared names::jobs_whose_names_join_alike_both_run,
     Shared observability::the_controller_reports_events_metrics_and_readiness,
+    Exclusive crash::the_books_balance_after_the_controller_is_killed_five_times,
     Exclusive failover::a_frozen_leader_is_replaced_and_nothing_is_done_twice,
     Exclusive webhook_down::with_the_webhook_down_batchjobs_fail_closed_and_nothing_else_does,
 ];
