@@ -167,6 +167,8 @@ async fn main() {
     let (budget_store, budget_writer) = store_of(&budgets);
     let (model_store, _w3) = store_of(&models);
     let (constraint_store, _w4) = store_of::<BatchJobConstraint>(&[]);
+    // Queued jobs own no Job yet.
+    let (owned_store, _w5) = store_of::<k8s_openapi::api::batch::v1::Job>(&[]);
     let stores = Stores {
         jobs: job_store.clone(),
         queues: queue_store,
@@ -174,6 +176,7 @@ async fn main() {
         budgets: budget_store.clone(),
         cost_models: model_store,
         constraints: constraint_store,
+        owned: owned_store,
     };
     println!(
         "stores hold {QUEUED} jobs: RSS {}",

@@ -2,6 +2,7 @@
 //! wake-up, and the error type with its requeue policy.
 
 use crate::metrics::Observed;
+use k8s_openapi::api::batch::v1::Job;
 use kbatch_policy::api::{
     BatchBudget, BatchCostModel, BatchJob, BatchJobConstraint, BatchPriority, BatchQueue,
     PriorityRef,
@@ -80,6 +81,9 @@ pub struct Stores {
     pub cost_models: Store<BatchCostModel>,
     /// BatchJobConstraints.
     pub constraints: Store<BatchJobConstraint>,
+    /// The `batch/v1` Jobs labelled for a BatchJob (`kbatch.k8s.io/batchjob`), without their
+    /// managed fields.
+    pub owned: Store<Job>,
 }
 
 /// How often [`Stores::ready`] looks again while a store has not listed.
@@ -153,6 +157,26 @@ impl Stores {
             .get(&ObjectRef::new(name).within(namespace))
             .filter(|j| j.metadata.uid.as_deref() == Some(uid))
             .map(|j| (*j).clone())
+    }
+
+    /// The Jobs of `job` (namespace `namespace`, uid `uid`) in the store: for each of its
+    /// task groups, the Job under its name or its fallback name that `uid` owns. A lookup by
+    /// name per group, not a scan of every Job.
+    pub fn owned_jobs(&self, job: &BatchJob, namespace: &str, uid: &str) -> Vec<Job> {
+        let name = job.name_any();
+        job.spec
+            .task_groups
+            .iter()
+            .flat_map(|g| {
+                [
+                    crate::job::job_name(&name, &g.name),
+                    crate::job::fallback_job_name(&name, &g.name, uid),
+                ]
+            })
+            .filter_map(|n| self.owned.get(&ObjectRef::new(&n).within(namespace)))
+            .filter(|j| j.owner_references().iter().any(|o| o.uid == uid))
+            .map(|j| (*j).clone())
+            .collect()
     }
 
     /// What the deletion guards need: queues, budgets and jobs.
@@ -299,6 +323,38 @@ mod tests {
             );
         }
         assert!(stores.is_synced());
+    }
+
+    #[tokio::test]
+    async fn owned_jobs_are_looked_up_by_their_names_and_owner() {
+        use crate::fixtures::{owned_job, progress};
+        let job = crate::fixtures::batch_job(1);
+        let ours = owned_job(1, progress(1, 0));
+        let mut fallback = ours.clone();
+        fallback.metadata.name = Some(crate::job::fallback_job_name("pi", "main", "u1"));
+        let mut theirs = ours.clone();
+        theirs.metadata.namespace = Some("other".into());
+        let mut foreign = ours.clone();
+        foreign.metadata.name = Some("pi-main-x".into());
+        let (ctx, _handle, _writers) = crate::mock::context(crate::mock::World {
+            owned: vec![ours, fallback, theirs, foreign],
+            ..crate::mock::World::default()
+        });
+        let names = |uid: &str| -> Vec<String> {
+            ctx.stores
+                .owned_jobs(&job, "ns", uid)
+                .into_iter()
+                .filter_map(|j| j.metadata.name)
+                .collect()
+        };
+        assert_eq!(
+            names("u1"),
+            [
+                "pi-main".to_owned(),
+                crate::job::fallback_job_name("pi", "main", "u1")
+            ]
+        );
+        assert!(names("u2").is_empty(), "owned by another uid");
     }
 
     #[test]

@@ -81,6 +81,12 @@ fn world(api: &FakeApi, stale: bool) -> World {
             .into_iter()
             .collect(),
         cost_models: vec![cost_model()],
+        // Jobs are created once and never rewritten here: the cache holds what the API holds.
+        owned: api
+            .jobs
+            .values()
+            .map(|j| serde_json::from_value(j.clone()).unwrap())
+            .collect(),
     }
 }
 

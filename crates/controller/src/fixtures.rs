@@ -176,8 +176,3 @@ pub fn budget() -> kbatch_policy::api::BatchBudget {
     }
     budget
 }
-
-/// A JobList answer.
-pub fn job_list(items: Vec<Job>) -> Value {
-    json!({"apiVersion": "batch/v1", "kind": "JobList", "metadata": {}, "items": items})
-}

@@ -89,6 +89,8 @@ pub struct World {
     pub budgets: Vec<kbatch_policy::api::BatchBudget>,
     /// BatchCostModels.
     pub cost_models: Vec<kbatch_policy::api::BatchCostModel>,
+    /// Jobs labelled for BatchJobs.
+    pub owned: Vec<k8s_openapi::api::batch::v1::Job>,
 }
 
 /// A context whose client talks to the returned mock handle, with stores holding `world`.
@@ -106,6 +108,7 @@ pub fn context_at(world: World, now: fn() -> jiff::Timestamp) -> (Arc<Context>, 
     let (budgets, w4) = store_of(world.budgets);
     let (cost_models, w5) = store_of(world.cost_models);
     let (constraints, w6) = store_of(Vec::new());
+    let (owned, w7) = store_of(world.owned);
     let stores = Stores {
         jobs,
         queues,
@@ -113,6 +116,7 @@ pub fn context_at(world: World, now: fn() -> jiff::Timestamp) -> (Arc<Context>, 
         budgets,
         cost_models,
         constraints,
+        owned,
     };
     let mut ctx = Context::new(client, stores);
     ctx.now = now;
@@ -123,6 +127,7 @@ pub fn context_at(world: World, now: fn() -> jiff::Timestamp) -> (Arc<Context>, 
         Box::new(w4),
         Box::new(w5),
         Box::new(w6),
+        Box::new(w7),
     ]);
     (Arc::new(ctx), handle, writers)
 }

@@ -38,7 +38,7 @@ fn resync(job: &BatchJob) -> Duration {
     }
 }
 
-/// The objects of kind `K` in `namespace` labelled for BatchJob `name` (its Jobs, its pods).
+/// The objects of kind `K` in `namespace` labelled for BatchJob `name` (its pods).
 async fn labelled<K>(ctx: &Context, namespace: &str, name: &str) -> Result<Vec<K>, Error>
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
@@ -52,20 +52,6 @@ where
         .list(&ListParams::default().labels(&selector))
         .await?
         .items)
-}
-
-/// The Jobs in `namespace` labelled for BatchJob `name` and owned by `uid`.
-async fn owned_jobs(
-    ctx: &Context,
-    namespace: &str,
-    name: &str,
-    uid: &str,
-) -> Result<Vec<Job>, Error> {
-    let jobs: Vec<Job> = labelled(ctx, namespace, name).await?;
-    Ok(jobs
-        .into_iter()
-        .filter(|j| j.owner_references().iter().any(|o| o.uid == uid))
-        .collect())
 }
 
 fn key(job: &BatchJob) -> String {
@@ -92,7 +78,9 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
         .ok_or_else(|| Error::Permanent(format!("BatchJob {namespace}/{name} has no uid")))?;
     let now = (ctx.now)();
 
-    let owned = owned_jobs(&ctx, &namespace, &name, &uid).await?;
+    // From the watch cache: a Job created a moment ago may be missing, and is then created
+    // again, which the API server refuses (409) and `create_job` takes as done.
+    let owned = ctx.stores.owned_jobs(&job, &namespace, &uid);
     if job.metadata.deletion_timestamp.is_some() {
         let action = release(&ctx, (*job).clone(), &owned, now).await?;
         ctx.succeeded(&key(&job));

@@ -14,11 +14,11 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kbatch_policy::api::{
     BatchBudget, BatchCostModel, BatchJob, BatchJobConstraint, BatchPriority, BatchQueue,
 };
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
-use kube::{Api, Client, Resource};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
 use std::fmt::Debug;
 use std::sync::Arc;
 
@@ -39,11 +39,19 @@ fn report<K, E1, E2>(
     }
 }
 
+/// The most BatchJob reconciles in flight at once. Without a bound, a new leader's first pass
+/// started a reconcile, and its requests, for every job at once; each makes a few API calls, so
+/// this keeps the API server's queue short.
+const JOB_RECONCILES: u16 = 16;
+/// The same for each policy kind, whose reconciles only guard deletions.
+const POLICY_RECONCILES: u16 = 4;
+
 fn policy_controller<K: Guarded>(client: &Client) -> Controller<K>
 where
     K::DynamicType: Debug + Unpin,
 {
     Controller::new(Api::<K>::all(client.clone()), watcher::Config::default())
+        .with_config(controller::Config::default().concurrency(POLICY_RECONCILES))
 }
 
 async fn run_policy<K: Guarded>(controller: Controller<K>, ctx: Arc<Context>)
@@ -99,14 +107,25 @@ pub async fn run(client: Client, observed: Arc<Observed>) -> Result<(), RunError
     };
     observed.set_leader(true);
 
+    // The owned Jobs' one watch: it fills the store the reconciles read, and its events
+    // trigger the owners' reconciles.
+    let (owned, owned_writer) = reflector::store::<Job>();
+    let owned_jobs = reflector::reflector(
+        owned_writer,
+        watcher::watcher(
+            Api::<Job>::all(client.clone()),
+            watcher::Config::default().labels(JOB_LABEL),
+        )
+        .default_backoff()
+        .modify(|job| job.managed_fields_mut().clear()),
+    )
+    .applied_objects();
     let jobs = Controller::new(
         Api::<BatchJob>::all(client.clone()),
         watcher::Config::default(),
     )
-    .owns(
-        Api::<Job>::all(client.clone()),
-        watcher::Config::default().labels(JOB_LABEL),
-    );
+    .owns_stream(owned_jobs)
+    .with_config(controller::Config::default().concurrency(JOB_RECONCILES));
     let queues = policy_controller::<BatchQueue>(&client);
     let priorities = policy_controller::<BatchPriority>(&client);
     let budgets = policy_controller::<BatchBudget>(&client);
@@ -119,6 +138,7 @@ pub async fn run(client: Client, observed: Arc<Observed>) -> Result<(), RunError
         budgets: budgets.store(),
         cost_models: models.store(),
         constraints: constraints.store(),
+        owned,
     };
     let reporter = Reporter {
         controller: "kbatch-controller".to_owned(),

@@ -312,6 +312,7 @@ mod tests {
             priorities: vec![crate::fixtures::priority(false)],
             budgets: vec![budget()],
             cost_models: vec![cost_model()],
+            owned: vec![],
         });
         let verifier = serve(handle, expected);
         assert_eq!(pass(&ctx, test_now()).await, 0);

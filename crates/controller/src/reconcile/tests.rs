@@ -2,7 +2,7 @@
 //! Reconciles against a mocked API server: every request checked in order.
 
 use super::*;
-use crate::fixtures::{BatchJobExt, batch_job, budget, job_list, owned_job, progress, to_json};
+use crate::fixtures::{BatchJobExt, batch_job, budget, owned_job, progress, to_json};
 use crate::mock::{Expect, World, context, finish, serve, test_now};
 use crate::writes::job_status_patch;
 use http::Method;
@@ -10,13 +10,14 @@ use kbatch_policy::api::{GroupStatus, JobPhase, RESERVATION_FINALIZER};
 use kbatch_policy::phase::reason;
 use kbatch_policy::scheduling::{Condition, merge_conditions};
 
-const LIST: &str = "/apis/batch/v1/namespaces/ns/jobs?&labelSelector=kbatch.k8s.io%2Fbatchjob%3Dpi";
 const STATUS: &str = "/apis/kbatch.k8s.io/v1beta1/namespaces/ns/batchjobs/pi/status?";
 
-fn world(job: &BatchJob) -> World {
+/// The caches: `job`, the budget, and the Jobs `job` owns.
+fn world(job: &BatchJob, owned: Vec<Job>) -> World {
     World {
         jobs: vec![job.clone()],
         budgets: vec![budget()],
+        owned,
         ..World::default()
     }
 }
@@ -46,11 +47,10 @@ async fn a_ready_job_gets_exactly_its_jobs() {
     let job = batch_job(3).in_phase(JobPhase::Ready);
     let expected = crate::job::jobs_for(&job).unwrap();
     assert_eq!(expected.len(), 1);
-    let (ctx, handle, _writers) = context(world(&job));
+    let (ctx, handle, _writers) = context(world(&job, vec![]));
     let verifier = serve(
         handle,
         vec![
-            Expect::new(Method::GET, LIST, job_list(vec![])),
             Expect::new(
                 Method::POST,
                 "/apis/batch/v1/namespaces/ns/jobs?",
@@ -84,11 +84,10 @@ async fn a_job_whose_tasks_all_succeeded_succeeds() {
     );
     let mut patched = job.clone();
     patched.status = Some(status.clone());
-    let (ctx, handle, _writers) = context(world(&job));
+    let (ctx, handle, _writers) = context(world(&job, vec![done]));
     let verifier = serve(
         handle,
         vec![
-            Expect::new(Method::GET, LIST, job_list(vec![done])),
             Expect::new(Method::PATCH, STATUS, to_json(&patched))
                 .body(job_status_patch(Some("7"), &status).unwrap()),
         ],
@@ -117,11 +116,10 @@ async fn terminate_deletes_the_jobs_and_fails_the_job() {
     );
     let mut patched = job.clone();
     patched.status = Some(status.clone());
-    let (ctx, handle, _writers) = context(world(&job));
+    let (ctx, handle, _writers) = context(world(&job, vec![running.clone()]));
     let verifier = serve(
         handle,
         vec![
-            Expect::new(Method::GET, LIST, job_list(vec![running.clone()])),
             Expect::new(
                 Method::DELETE,
                 "/apis/batch/v1/namespaces/ns/jobs/pi-main?",
@@ -230,12 +228,12 @@ async fn a_deleted_job_is_refunded_then_released() {
     let (ctx, handle, _writers) = context(World {
         jobs: vec![job.clone()],
         budgets: vec![budget_v5.clone()],
+        owned: vec![running.clone()],
         ..World::default()
     });
     let verifier = serve(
         handle,
         vec![
-            Expect::new(Method::GET, LIST, job_list(vec![running.clone()])),
             Expect::new(
                 Method::DELETE,
                 "/apis/batch/v1/namespaces/ns/jobs/pi-main?",
@@ -269,11 +267,10 @@ async fn a_deleted_job_that_never_reserved_is_released_at_once() {
     ));
     let mut released = job.clone();
     released.metadata.finalizers = Some(vec![]);
-    let (ctx, handle, _writers) = context(world(&job));
+    let (ctx, handle, _writers) = context(world(&job, vec![]));
     let verifier = serve(
         handle,
         vec![
-            Expect::new(Method::GET, LIST, job_list(vec![])),
             Expect::new(
                 Method::PATCH,
                 "/apis/kbatch.k8s.io/v1beta1/namespaces/ns/batchjobs/pi?",
