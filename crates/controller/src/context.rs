@@ -8,6 +8,7 @@ use kbatch_policy::api::{
     PriorityRef,
 };
 use kbatch_policy::budget::ledger::LedgerError;
+use kbatch_policy::budget::{BudgetSpecError, CostError};
 use kbatch_policy::snapshot::PolicySet;
 use kube::runtime::controller::Action;
 use kube::runtime::events::Recorder;
@@ -30,21 +31,79 @@ pub enum Error {
     /// The ledger refused a step (a record in an unexpected state).
     #[error("budget ledger: {0}")]
     Ledger(#[from] LedgerError),
-    /// The object cannot be handled until someone changes it.
+    /// The object lacks a field the API server always sets (a namespace, a uid).
+    #[error("{kind} {name} has no {missing}")]
+    Unidentified {
+        /// Its kind.
+        kind: &'static str,
+        /// Its name (with its namespace when it has one).
+        name: String,
+        /// The field it lacks.
+        missing: &'static str,
+    },
+    /// A policy object the job needs does not exist.
+    #[error("{kind} {name} does not exist{context}")]
+    MissingPolicy {
+        /// `BatchBudget` or `BatchCostModel`.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+        /// What needs it, for people (starts with `: ` when set).
+        context: String,
+    },
+    /// A cost model that cannot price, or a job it cannot price.
+    #[error("{what}: {source}")]
+    Pricing {
+        /// The cost model, or the job.
+        what: String,
+        /// Why.
+        source: CostError,
+    },
+    /// A budget whose spec cannot be used.
+    #[error("budget {name}: {source}")]
+    InvalidBudget {
+        /// The budget.
+        name: String,
+        /// Why.
+        source: BudgetSpecError,
+    },
+    /// Other BatchJobs hold the names of this one's Jobs.
     #[error("{0}")]
-    Permanent(String),
+    JobNameTaken(String),
+    /// A reflector store was dropped: the controller is stopping.
+    #[error("a reflector store was dropped")]
+    StoreDropped,
 }
 
 impl Error {
-    /// A label for metrics: `conflict`, `api` (other API failures), `json`, `ledger` or
-    /// `permanent`.
+    /// A label for metrics: `conflict`, `api` (other API failures), `json`, `ledger`,
+    /// `unidentified`, `missing_policy`, `pricing`, `invalid_budget`, `job_name_taken` or
+    /// `store_dropped`.
     pub fn kind(&self) -> &'static str {
         match self {
             _ if self.is_conflict() => "conflict",
             Error::Kube(_) => "api",
             Error::Json(_) => "json",
             Error::Ledger(_) => "ledger",
-            Error::Permanent(_) => "permanent",
+            Error::Unidentified { .. } => "unidentified",
+            Error::MissingPolicy { .. } => "missing_policy",
+            Error::Pricing { .. } => "pricing",
+            Error::InvalidBudget { .. } => "invalid_budget",
+            Error::JobNameTaken(_) => "job_name_taken",
+            Error::StoreDropped => "store_dropped",
+        }
+    }
+
+    /// A BatchJob without a namespace or uid.
+    pub fn unidentified(job: &BatchJob, missing: &'static str) -> Error {
+        let name = match job.namespace() {
+            Some(ns) => format!("{ns}/{}", job.name_any()),
+            None => job.name_any(),
+        };
+        Error::Unidentified {
+            kind: "BatchJob",
+            name,
+            missing,
         }
     }
 
@@ -56,7 +115,7 @@ impl Error {
                 matches!(status.code, 409 | 429) || status.code >= 500
             }
             Error::Kube(_) => true,
-            Error::Json(_) | Error::Ledger(_) | Error::Permanent(_) => false,
+            _ => false,
         }
     }
 
@@ -106,7 +165,7 @@ impl Stores {
     }
 
     async fn listed(&self) -> Result<(), Error> {
-        let lost = |_| Error::Permanent("a reflector store was dropped".to_owned());
+        let lost = |_| Error::StoreDropped;
         self.jobs.wait_until_ready().await.map_err(lost)?;
         self.queues.wait_until_ready().await.map_err(lost)?;
         self.priorities.wait_until_ready().await.map_err(lost)?;
@@ -355,6 +414,57 @@ mod tests {
             ]
         );
         assert!(names("u2").is_empty(), "owned by another uid");
+    }
+
+    #[test]
+    fn each_error_has_its_metric_label_and_a_message_naming_the_object() {
+        let mut job = crate::fixtures::batch_job(1);
+        job.metadata.uid = None;
+        let conflict = Error::Kube(kube::Error::Api(
+            kube::core::Status::failure("the object has been modified", "Conflict")
+                .with_code(409)
+                .boxed(),
+        ));
+        let cases: Vec<(Error, &str, &str)> = vec![
+            (conflict, "conflict", "the object has been modified"),
+            (
+                Error::unidentified(&job, "uid"),
+                "unidentified",
+                "BatchJob ns/pi has no uid",
+            ),
+            (
+                Error::MissingPolicy {
+                    kind: "BatchBudget",
+                    name: "team".into(),
+                    context: ": the queue of ns/pi names it".into(),
+                },
+                "missing_policy",
+                "BatchBudget team does not exist: the queue of ns/pi names it",
+            ),
+            (
+                Error::Pricing {
+                    what: "ns/pi".into(),
+                    source: CostError::Overflow,
+                },
+                "pricing",
+                "ns/pi: ",
+            ),
+            (
+                Error::JobNameTaken("Job pi-main belongs to another BatchJob".into()),
+                "job_name_taken",
+                "Job pi-main belongs to another BatchJob",
+            ),
+            (
+                Error::StoreDropped,
+                "store_dropped",
+                "a reflector store was dropped",
+            ),
+        ];
+        for (error, kind, message) in cases {
+            assert_eq!(error.kind(), kind, "{error}");
+            assert!(error.to_string().contains(message), "{kind}: {error}");
+            assert_eq!(error.is_transient(), kind == "conflict", "{kind}");
+        }
     }
 
     #[test]

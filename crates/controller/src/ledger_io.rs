@@ -97,12 +97,19 @@ pub async fn start(
         .state()
         .into_iter()
         .find(|m| m.name_any() == *model_name)
-        .ok_or_else(|| Error::Permanent(format!("cost model {model_name} not found")))?;
-    let model = CostModel::from_spec(&model.spec)
-        .map_err(|e| Error::Permanent(format!("cost model {model_name}: {e}")))?;
-    let cost = model
-        .job_cost(&job.spec)
-        .map_err(|e| Error::Permanent(format!("{}: {e}", key(job))))?;
+        .ok_or_else(|| Error::MissingPolicy {
+            kind: "BatchCostModel",
+            name: model_name.clone(),
+            context: format!(": budget {} names it", budget.name_any()),
+        })?;
+    let model = CostModel::from_spec(&model.spec).map_err(|source| Error::Pricing {
+        what: format!("cost model {model_name}"),
+        source,
+    })?;
+    let cost = model.job_cost(&job.spec).map_err(|source| Error::Pricing {
+        what: key(job),
+        source,
+    })?;
     let record = plan_charge(job, &budget.name_any(), &cost, now)?;
     let patched;
     let job = match add_patch(&job.metadata) {
@@ -134,8 +141,10 @@ pub async fn settle(
     mut fresh: bool,
     now: Timestamp,
 ) -> Result<(BatchJob, BatchBudget), Error> {
-    let plan = BudgetPlan::from_budget(&budget)
-        .map_err(|e| Error::Permanent(format!("budget {}: {e}", budget.name_any())))?;
+    let plan = BudgetPlan::from_budget(&budget).map_err(|source| Error::InvalidBudget {
+        name: budget.name_any(),
+        source,
+    })?;
     for _ in 0..MAX_STEPS {
         let status = job.status.clone().unwrap_or_default();
         let Some(record) = status.reservation.clone() else {

@@ -410,7 +410,7 @@ mod tests {
             Some("stores not synced")
         );
         observed.reconciled(None);
-        observed.reconciled(Some(&Error::Permanent("x".into())));
+        observed.reconciled(Some(&Error::StoreDropped));
         observed.api_request(
             &http::Method::POST,
             &"/apis/batch/v1/namespaces/a/jobs".parse().unwrap(),
@@ -418,7 +418,7 @@ mod tests {
         let text = observed.encode().unwrap();
         for line in [
             r#"kbatch_controller_reconciles_total{result="ok",reason="none"} 1"#,
-            r#"kbatch_controller_reconciles_total{result="error",reason="permanent"} 1"#,
+            r#"kbatch_controller_reconciles_total{result="error",reason="store_dropped"} 1"#,
             r#"kbatch_controller_api_requests_total{verb="create",resource="jobs"} 1"#,
             "kbatch_controller_leader 1",
         ] {

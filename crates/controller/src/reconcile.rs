@@ -70,12 +70,12 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
     let name = job.name_any();
     let namespace = job
         .namespace()
-        .ok_or_else(|| Error::Permanent(format!("BatchJob {name} has no namespace")))?;
+        .ok_or_else(|| Error::unidentified(&job, "namespace"))?;
     let uid = job
         .metadata
         .uid
         .clone()
-        .ok_or_else(|| Error::Permanent(format!("BatchJob {namespace}/{name} has no uid")))?;
+        .ok_or_else(|| Error::unidentified(&job, "uid"))?;
     let now = (ctx.now)();
 
     // From the watch cache: a Job created a moment ago may be missing, and is then created
@@ -132,10 +132,11 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
             }
             None if record.state == ReservationState::Refunded => {}
             None => {
-                return Err(Error::Permanent(format!(
-                    "BatchJob {namespace}/{name} holds a reservation of budget {}, which does not exist",
-                    record.budget
-                )));
+                return Err(Error::MissingPolicy {
+                    kind: "BatchBudget",
+                    name: record.budget.clone(),
+                    context: format!(": BatchJob {namespace}/{name} holds a reservation of it"),
+                });
             }
         }
     }

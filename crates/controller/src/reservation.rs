@@ -112,7 +112,7 @@ pub async fn patch_job(
 ) -> Result<BatchJob, Error> {
     let namespace = job
         .namespace()
-        .ok_or_else(|| Error::Permanent(format!("BatchJob {} has no namespace", job.name_any())))?;
+        .ok_or_else(|| Error::unidentified(job, "namespace"))?;
     let api: Api<BatchJob> = Api::namespaced(client.clone(), &namespace);
     let patch: json_patch::Patch = serde_json::from_value(patch)?;
     Ok(api

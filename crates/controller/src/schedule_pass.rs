@@ -120,7 +120,11 @@ async fn apply(
                 None => ctx
                     .stores
                     .budget(budget)
-                    .ok_or_else(|| Error::Permanent(format!("budget {budget} not found")))?,
+                    .ok_or_else(|| Error::MissingPolicy {
+                        kind: "BatchBudget",
+                        name: budget.to_owned(),
+                        context: format!(": the queue of {r} names it"),
+                    })?,
             };
             tracing::info!(job = %r, %budget, "starting: reserving the budget");
             let written = ledger_io::start(ctx, job, current, now).await?;

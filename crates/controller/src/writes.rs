@@ -49,7 +49,7 @@ pub fn budget_status_patch(
 
 fn namespace(job: &BatchJob) -> Result<String, Error> {
     job.namespace()
-        .ok_or_else(|| Error::Permanent(format!("BatchJob {} has no namespace", job.name_any())))
+        .ok_or_else(|| Error::unidentified(job, "namespace"))
 }
 
 /// Writes `status` to `job` (conditionally) and returns the job as stored.
@@ -125,7 +125,7 @@ pub async fn create_job(client: &kube::Client, job: &Job) -> Result<(), Error> {
         labels.get(GROUP_LABEL),
         owner_uid(job),
     ) else {
-        return Err(Error::Permanent(format!(
+        return Err(Error::JobNameTaken(format!(
             "Job {name} belongs to another BatchJob"
         )));
     };
@@ -136,7 +136,7 @@ pub async fn create_job(client: &kube::Client, job: &Job) -> Result<(), Error> {
     if create_unless_taken(&api, &renamed).await? {
         Ok(())
     } else {
-        Err(Error::Permanent(format!(
+        Err(Error::JobNameTaken(format!(
             "Jobs {name} and {fallback} both belong to other BatchJobs"
         )))
     }
