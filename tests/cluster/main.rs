@@ -61,6 +61,7 @@ const SCENARIOS: &[(&str, Sharing, Scenario)] = scenarios![
     Shared unschedulable::a_job_no_node_can_hold_waits_ready_unbilled_and_unkilled,
     Shared retries::an_index_that_fails_twice_succeeds_on_its_third_attempt,
     Shared retries::without_retries_the_job_fails_naming_the_index,
+    Shared retries::a_retried_job_is_billed_for_each_run,
     Shared preemption::a_preempted_task_does_not_consume_retries_with_restart_never,
     Shared preemption::a_preempted_task_does_not_consume_retries_with_restart_on_failure,
     Shared placement::gpu_and_preemptible_selectors_put_pods_on_the_right_nodes,

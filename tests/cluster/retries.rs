@@ -2,7 +2,10 @@
 //! `retryLimit: 2`; without retries the job fails naming the index; never two pods for one
 //! index at once.
 
-use crate::common::{PodLog, condition, create, describe, job, runs_of, team, wait_phase};
+use crate::common::{
+    CPU_HOUR, PodLog, ceil_div, condition, create, describe, job, nanos, runs_of, spent, team,
+    wait_phase, wait_settled,
+};
 use kbatch_e2e::cluster::Cluster;
 use kbatch_e2e::cluster::kubelet::Outcome;
 use kbatch_policy::api::JobPhase;
@@ -81,6 +84,56 @@ pub fn without_retries_the_job_fails_naming_the_index(cluster: &Cluster) -> anyh
         let runs_of_two = runs_of(cluster, ns, "fragile", 2).await?.len();
         assert_eq!(runs_of_two, 1, "retryLimit 0: one run");
         assert_eq!(pods.overlaps(), Vec::<String>::new());
+        Ok(())
+    })
+}
+
+/// Retries are billed: an index that runs three times runs longer than one maxWallTime, and
+/// the job pays for each run of its pods (one vCPU at 0.36 an hour × the pods' run time),
+/// not one run's reservation, and not the Job controller's backoff between runs.
+pub fn a_retried_job_is_billed_for_each_run(cluster: &Cluster) -> anyhow::Result<()> {
+    cluster.run(async {
+        let team = team(cluster, "retry-bill", 10.0).await?;
+        let ns = &team.namespace;
+        cluster.kubelet.script(ns, |run| {
+            if run.attempt < 2 {
+                Outcome::fail_after(4, 1)
+            } else {
+                Outcome::succeed_after(4)
+            }
+        });
+        let mut retried = job("retried", &team.queue, 1, "6s");
+        retried["spec"]["taskGroups"][0]["retryLimit"] = json!(2);
+        create(&cluster.practitioner("alice").await?, ns, &retried).await?;
+        wait_phase(cluster, ns, "retried", JobPhase::Succeeded).await?;
+        let done = wait_settled(cluster, ns, "retried").await?;
+        let mut ran = 0;
+        let runs = runs_of(cluster, ns, "retried", 0).await?;
+        for pod in &runs {
+            let state = pod
+                .status
+                .as_ref()
+                .and_then(|s| s.container_statuses.as_ref())
+                .and_then(|c| c.first())
+                .and_then(|c| c.state.as_ref())
+                .and_then(|s| s.terminated.clone())
+                .ok_or_else(|| anyhow::anyhow!("a run that did not end: {pod:?}"))?;
+            let (Some(start), Some(end)) = (state.started_at, state.finished_at) else {
+                anyhow::bail!("a run without times: {pod:?}");
+            };
+            ran += end.0.duration_since(start.0).as_secs();
+        }
+        assert_eq!(runs.len(), 3, "three runs");
+        // One vCPU at 0.36 an hour: 0.0001 a second; one run's reservation is 0.0006.
+        let reservation = nanos("0.0006")?;
+        let expected = ceil_div(nanos(CPU_HOUR)? * i128::from(ran), 3600);
+        assert!(
+            ran > 6,
+            "three runs of 4 s take longer than one maxWallTime: {ran} s"
+        );
+        let charged = nanos(&spent(cluster, &team.budget, "24h").await?)?;
+        assert_eq!(charged, expected, "{ran} s of runs: {}", describe(&done));
+        assert!(charged > reservation);
         Ok(())
     })
 }

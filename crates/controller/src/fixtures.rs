@@ -33,6 +33,8 @@ pub fn record(state: ReservationState) -> ReservationRecord {
             name: "main".into(),
             amount: Money::parse("2").unwrap_or(Money::ZERO),
             max_wall_time_seconds: 3600,
+            task_count: 0,
+            runs_per_task: 1,
         }],
         state,
         attempt: 0,

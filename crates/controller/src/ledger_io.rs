@@ -15,16 +15,19 @@ use crate::decide::with_phase;
 use crate::reservation::{add_patch, patch_job};
 use crate::writes::{write_budget_status, write_job_status};
 use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::api::core::v1::Pod;
 use kbatch_policy::api::{BatchBudget, BatchBudgetStatus, BatchJob, BatchJobStatus, JobPhase};
 use kbatch_policy::budget::ledger::{
     LedgerStep, ack_charge, ack_refund, acknowledged, apply_charge, apply_refund, consumed,
     next_step, plan_charge, plan_refund, prune, retry,
 };
 use kbatch_policy::budget::{
-    BudgetPlan, CostModel, LedgerEntry, LedgerEntryKind, Money, ReservationRecord,
+    BudgetPlan, CostModel, LedgerEntry, LedgerEntryKind, Money, ReservationRecord, TaskRun, Usage,
+    run_time, task_time,
 };
 use kbatch_policy::phase::{is_terminal, reason};
 use kube::ResourceExt;
+use std::collections::HashSet;
 
 /// At most this many writes per call: a full charge or refund takes three.
 const MAX_STEPS: usize = 8;
@@ -76,6 +79,40 @@ fn entry_acknowledged(ctx: &Context, job: &BatchJob, entry: &LedgerEntry, now: T
             orphaned
         }
     }
+}
+
+/// What `job` used, for its refund: its run time, and the task time of each group whose
+/// pods can still be read (the pods of the Jobs the cache holds for it); a group whose Jobs or
+/// pods are gone (a job terminated or deleted: its Jobs went first) is billed by the run time.
+async fn usage(
+    ctx: &Context,
+    job: &BatchJob,
+    status: &BatchJobStatus,
+    now: Timestamp,
+) -> Result<Usage, Error> {
+    let job_time = run_time(status, now);
+    let (Some(namespace), Some(uid)) = (job.namespace(), job.metadata.uid.as_deref()) else {
+        return Ok(job_time.into());
+    };
+    let owners: HashSet<String> = ctx
+        .stores
+        .owned_jobs(job, &namespace, uid)
+        .into_iter()
+        .filter_map(|j| j.metadata.uid)
+        .collect();
+    if owners.is_empty() {
+        return Ok(job_time.into());
+    }
+    let pods: Vec<Pod> = crate::reconcile::labelled(ctx, &namespace, &job.name_any()).await?;
+    let runs: Vec<TaskRun> = pods
+        .iter()
+        .filter(|p| p.owner_references().iter().any(|o| owners.contains(&o.uid)))
+        .filter_map(TaskRun::of_pod)
+        .collect();
+    Ok(Usage {
+        job: job_time,
+        tasks: task_time(&runs, now),
+    })
 }
 
 /// The Start action of the scheduling pass: adds the reservation finalizer to the job (a
@@ -179,7 +216,7 @@ pub async fn settle(
                 fresh = true;
             }
             LedgerStep::PlanRefund => {
-                let planned = plan_refund(&record, kbatch_policy::budget::run_time(&status, now))?;
+                let planned = plan_refund(&record, usage(ctx, &job, &status, now).await?)?;
                 job = write_job_status(ctx, &job, &status_with(&job, planned)).await?;
                 fresh = true;
             }

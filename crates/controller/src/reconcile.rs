@@ -39,7 +39,7 @@ fn resync(job: &BatchJob) -> Duration {
 }
 
 /// The objects of kind `K` in `namespace` labelled for BatchJob `name` (its pods).
-async fn labelled<K>(ctx: &Context, namespace: &str, name: &str) -> Result<Vec<K>, Error>
+pub(crate) async fn labelled<K>(ctx: &Context, namespace: &str, name: &str) -> Result<Vec<K>, Error>
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
         + Clone

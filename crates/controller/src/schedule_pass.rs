@@ -254,6 +254,7 @@ mod tests {
             id: job.metadata.uid.clone().unwrap(),
             job: format!("ns/{name}"),
             amount: intent.amount,
+            ceiling: intent.ceiling(),
         };
         let b1 = apply_charge(
             &budget.status.clone().unwrap_or_default(),

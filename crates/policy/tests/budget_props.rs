@@ -51,6 +51,8 @@ fn record(id: &str, amount: Money, wall_seconds: u64) -> ReservationRecord {
             name: "g".into(),
             amount,
             max_wall_time_seconds: wall_seconds,
+            task_count: 0,
+            runs_per_task: 1,
         }],
         state: ReservationState::Charging,
         attempt: 0,
@@ -151,7 +153,7 @@ proptest! {
         }
         let before: Vec<Money> = status.window_status_list.iter().map(window_spent).collect();
         let r = record("uid", amount, wall_hours * 3600);
-        let charged = ledger::apply_charge(&status, &plan(), &Charge { id: "uid".into(), job: "ns/j".into(), amount }, now);
+        let charged = ledger::apply_charge(&status, &plan(), &Charge { id: "uid".into(), job: "ns/j".into(), amount, ceiling: amount }, now);
         let r = ledger::ack_charge(&r, &charged.entry).unwrap();
         let r = ledger::plan_refund(&r, SignedDuration::ZERO).unwrap();
         prop_assert_eq!(r.refund, Some(amount));
@@ -195,7 +197,7 @@ proptest! {
                 prop_assert_eq!(roll_windows(&status, &plan, now), status.clone());
             }
             let amount = Money::from_nanos(nanos);
-            let applied = ledger::apply_charge(&status, &plan, &Charge { id: format!("c{i}"), job: String::new(), amount }, now);
+            let applied = ledger::apply_charge(&status, &plan, &Charge { id: format!("c{i}"), job: String::new(), amount, ceiling: amount }, now);
             status = applied.status;
             total = total.checked_add(amount).unwrap();
             prop_assert_eq!(all_windows(&status, "24h"), total);

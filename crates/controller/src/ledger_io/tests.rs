@@ -71,6 +71,7 @@ async fn start_adds_the_finalizer_then_writes_intent_charge_and_acknowledgement(
         id: "u1".into(),
         job: "ns/pi".into(),
         amount: intent.amount,
+        ceiling: intent.amount,
     };
     let b1 = apply_charge(&Default::default(), &plan, &charge, now);
     assert!(b1.applied);
@@ -141,6 +142,7 @@ async fn a_finished_job_is_refunded_after_a_fresh_write() {
             id: "u1".into(),
             job: "ns/pi".into(),
             amount: record.amount,
+            ceiling: record.amount,
         },
         now,
     );
@@ -227,6 +229,7 @@ async fn entries_of_jobs_gone_without_a_refund_are_dropped_once_old() {
                 .unwrap(),
         ),
         windows: vec![],
+        ceiling: None,
     };
     let mut held = budget();
     let mut status = held.status.clone().unwrap();
@@ -242,6 +245,7 @@ async fn entries_of_jobs_gone_without_a_refund_are_dropped_once_old() {
         id: "u1".into(),
         job: "ns/pi".into(),
         amount: kbatch_policy::budget::Money::parse("2").unwrap(),
+        ceiling: kbatch_policy::budget::Money::parse("2").unwrap(),
     };
     let b1 = apply_charge(&status, &plan, &charge, now);
     let mut kept = b1.status.clone();
@@ -277,6 +281,89 @@ async fn entries_of_jobs_gone_without_a_refund_are_dropped_once_old() {
         ],
     );
     settle(&ctx, job, held, true, now).await.unwrap();
+    drop(ctx);
+    finish(verifier).await;
+}
+
+#[tokio::test]
+async fn a_refund_bills_the_task_time_of_the_jobs_pods() {
+    // Succeeded after 30 minutes, but its one task ran twice: 10 + 15 minutes, with a wait
+    // in between. J3 bills the 25 minutes its pods ran; the pod of another Job is not its.
+    let mut job = batch_job(1);
+    let mut record = crate::fixtures::record(ReservationState::Charged);
+    record.groups[0].task_count = 1;
+    record.groups[0].runs_per_task = 2;
+    record.charged_at = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        "2026-11-22T09:00:00Z".parse().unwrap(),
+    ));
+    let mut status = status_with(&job, record.clone());
+    for (phase, why, at) in [
+        (JobPhase::Running, reason::STARTED, "2026-11-22T09:00:00Z"),
+        (
+            JobPhase::Succeeded,
+            reason::COMPLETED,
+            "2026-11-22T09:30:00Z",
+        ),
+    ] {
+        status = with_phase(&status, phase, why, String::new(), at.parse().unwrap());
+    }
+    job.status = Some(status.clone());
+    let mut owned = crate::fixtures::owned_job(1, crate::fixtures::progress(0, 1));
+    owned.metadata.uid = Some("job-uid".into());
+    let pod = |owner: &str, from: &str, to: &str| {
+        json!({"metadata": {"name": format!("pi-{from}"), "namespace": "ns",
+            "labels": {"kbatch.k8s.io/batchjob": "pi", "kbatch.k8s.io/task-group": "main"},
+            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": "pi-main",
+                "uid": owner}]},
+         "status": {"containerStatuses": [{"name": "c", "image": "i", "imageID": "",
+            "ready": false, "restartCount": 0, "state": {"terminated": {"exitCode": 0,
+            "startedAt": from, "finishedAt": to}}}]}})
+    };
+    let pods = json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": [
+        pod("job-uid", "2026-11-22T09:00:00Z", "2026-11-22T09:10:00Z"),
+        pod("job-uid", "2026-11-22T09:15:00Z", "2026-11-22T09:30:00Z"),
+        pod("another-job", "2026-11-22T09:00:00Z", "2026-11-22T10:00:00Z"),
+    ]});
+    let usage = Usage {
+        job: jiff::SignedDuration::from_mins(30),
+        tasks: [("main".to_owned(), jiff::SignedDuration::from_mins(25))]
+            .into_iter()
+            .collect(),
+    };
+    let planned = plan_refund(&record, usage).unwrap();
+    // 2.00 an hour for the task: 25 minutes cost 0.8333…, rounded up.
+    assert_eq!(
+        planned.actual_cost.map(|m| m.to_string()).as_deref(),
+        Some("0.833333334")
+    );
+    let j3 = status_with(&job, planned);
+    let stored_j3 = stored(&job, |j| j.status = Some(j3.clone()));
+    let (ctx, handle, _writers) = context(World {
+        jobs: vec![job.clone()],
+        budgets: vec![budget()],
+        owned: vec![owned],
+        ..World::default()
+    });
+    let verifier = serve(
+        handle,
+        vec![
+            Expect::new(
+                Method::GET,
+                "/api/v1/namespaces/ns/pods?&labelSelector=kbatch.k8s.io%2Fbatchjob%3Dpi",
+                pods,
+            ),
+            Expect::new(Method::PATCH, JOB_STATUS, to_json(&stored_j3))
+                .body(job_status_patch(Some("7"), &j3).unwrap()),
+            // The budget write fails: the test ends at J3.
+            Expect::new(
+                Method::PATCH,
+                BUDGET_STATUS,
+                json!({"kind": "Status", "code": 500}),
+            )
+            .status(500),
+        ],
+    );
+    let _ = settle(&ctx, job, budget(), true, test_now()).await;
     drop(ctx);
     finish(verifier).await;
 }

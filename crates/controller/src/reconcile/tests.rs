@@ -178,6 +178,7 @@ async fn a_deleted_job_is_refunded_then_released() {
             id: "u1".into(),
             job: "ns/pi".into(),
             amount: charged.amount,
+            ceiling: charged.amount,
         },
         now,
     );

@@ -36,6 +36,7 @@ fn ledger(kind: Option<LedgerEntryKind>) -> BatchBudgetStatus {
                 amount: Money::parse("2").unwrap(),
                 at: record(ReservationState::Charged).requested_at,
                 windows: vec![],
+                ceiling: None,
             })
             .into_iter()
             .collect(),

@@ -188,9 +188,11 @@ impl CostModel {
                 .checked_mul_u128(tasks)
                 .ok_or(CostError::Overflow)?;
             let group_reservation = reserve(rate, u128::from(wall.as_nanos()))?;
+            let retries = u32::try_from(group.retry_limit.unwrap_or(0)).unwrap_or(0);
             groups.push(GroupCost {
                 name: name.clone(),
                 task_count: count,
+                runs_per_task: retries.saturating_add(1),
                 max_wall_time: wall,
                 hourly: round_rate(rate)?,
                 reservation: group_reservation,
@@ -304,18 +306,21 @@ fn to_money(value: Option<U256>) -> Result<Money, CostError> {
         .ok_or(CostError::Overflow)
 }
 
-/// `⌈amount × used / total⌉`, for the part of a group's reservation that was used; `used`
-/// is capped at `total`, and a zero `total` uses nothing.
-pub(crate) fn prorate_up(
+/// `amount × used ÷ total`, rounded up, with `used` at most `runs × total`: the cost of task
+/// time `used` at the rate that makes `total` cost `amount`, for tasks that may run `runs`
+/// times each.
+pub(crate) fn prorate_runs_up(
     amount: Money,
     used_nanos: u128,
     total_nanos: u128,
+    runs: u32,
 ) -> Result<Money, CostError> {
     if total_nanos == 0 {
         return Ok(Money::ZERO);
     }
+    let most = total_nanos.saturating_mul(u128::from(runs.max(1)));
     let amount = u128::try_from(amount.nanos()).map_err(|_| CostError::Overflow)?;
-    to_money(U256::mul_u128(amount, used_nanos.min(total_nanos)).div_ceil_u128(total_nanos))
+    to_money(U256::mul_u128(amount, used_nanos.min(most)).div_ceil_u128(total_nanos))
 }
 
 /// What one task group costs.
@@ -325,6 +330,8 @@ pub struct GroupCost {
     pub name: String,
     /// Its tasks.
     pub task_count: i32,
+    /// Runs each task may take: `retryLimit + 1`.
+    pub runs_per_task: u32,
     /// Its `maxWallTime`.
     pub max_wall_time: WallTime,
     /// All its tasks for an hour, rounded up.

@@ -7,6 +7,7 @@
 //! - [`balance`]: [`can_reserve`], [`BudgetBook`] and [`BudgetShortfall`]: what is left.
 //! - [`ledger`]: the charge / refund protocol and its pure steps.
 //! - [`record`]: what the ledger stores in job and budget statuses.
+//! - [`task_time`] and [`Usage`]: what a job's tasks ran, for its bill.
 //!
 //! ```
 //! use jiff::Timestamp;
@@ -39,6 +40,7 @@ pub mod ledger;
 pub mod money;
 pub mod record;
 mod run_time;
+mod usage;
 mod wide;
 pub mod windows;
 
@@ -49,6 +51,7 @@ pub use record::{
     LedgerEntry, LedgerEntryKind, ReservationRecord, ReservationState, ReservedGroup, WindowRef,
 };
 pub use run_time::run_time;
+pub use usage::{GROUP_LABEL, TaskRun, Usage, task_time};
 pub use windows::{
     BudgetPlan, BudgetSpecError, WindowPlan, history_limit, record_spent, roll_due, roll_windows,
     window_spent,

@@ -98,6 +98,37 @@ pub struct ReservedGroup {
     pub amount: Money,
     /// Its `maxWallTime` in seconds.
     pub max_wall_time_seconds: u64,
+    /// Its tasks; 0 in records written before tasks were billed by their pods' run time
+    /// (such a group is billed by the job's run time).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub task_count: u32,
+    /// Runs each task may take (`retryLimit + 1`): its tasks are billed for at most that
+    /// many maxWallTimes each.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub runs_per_task: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
+}
+
+impl ReservationRecord {
+    /// The most the job can cost: each group's reservation times its runs per task (every
+    /// task retried to its limit, each run to its maxWallTime). What the refund may charge
+    /// beyond the reservation is bounded by it.
+    pub fn ceiling(&self) -> Money {
+        if self.groups.is_empty() {
+            return self.amount;
+        }
+        self.groups.iter().fold(Money::ZERO, |total, g| {
+            let runs = i128::from(g.runs_per_task.max(1));
+            total.saturating_add(Money::from_nanos(g.amount.nanos().saturating_mul(runs)))
+        })
+    }
 }
 
 /// A budget window, by its duration and start.
@@ -133,6 +164,10 @@ pub struct LedgerEntry {
     /// The windows it went to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub windows: Vec<WindowRef>,
+    /// On a charge of a job whose tasks may retry: the most the job can cost, which bounds
+    /// what its refund may charge beyond the reservation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ceiling: Option<Money>,
 }
 
 /// Which step of a reservation a ledger entry records.

@@ -539,6 +539,7 @@ fn reservations_in_flight_count_against_the_budget_until_the_ledger_holds_them()
         amount: m("6"),
         at: ts("2026-11-22T14:00:00Z").into(),
         windows: vec![],
+        ceiling: None,
     });
     let s = snapshot(
         vec![QueueInfo::new("ns", "q", 1, "b")],
@@ -707,6 +708,7 @@ fn a_budget_holding_as_many_open_reservations_as_it_can_starts_no_more_jobs() {
         amount: m("0.01"),
         at: ts("2026-11-22T09:00:00Z").into(),
         windows: vec![],
+        ceiling: None,
     };
     let with_entries = |n: usize| {
         let mut b = budget("b", 1000.0);

@@ -45,6 +45,8 @@ pub fn plan_charge(
                 name: g.name.clone(),
                 amount: g.reservation,
                 max_wall_time_seconds: g.max_wall_time.as_secs(),
+                task_count: u32::try_from(g.task_count).unwrap_or(0),
+                runs_per_task: g.runs_per_task,
             })
             .collect(),
         state: ReservationState::Charging,
@@ -102,6 +104,7 @@ pub fn apply_charge(
         amount: charge.amount,
         at: at.clone(),
         windows,
+        ceiling: (charge.ceiling > charge.amount).then_some(charge.ceiling),
     };
     st.ledger.push(entry.clone());
     st.last_updated = Some(at);

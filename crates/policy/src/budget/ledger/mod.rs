@@ -77,7 +77,7 @@
 //! let mut record = ReservationRecord {
 //!     id: "uid-1".into(), budget: "team-a".into(), amount: Money::parse("8").unwrap(),
 //!     groups: vec![kbatch_policy::budget::ReservedGroup {
-//!         name: "main".into(), amount: Money::parse("8").unwrap(), max_wall_time_seconds: 4 * 3600,
+//!         name: "main".into(), amount: Money::parse("8").unwrap(), max_wall_time_seconds: 4 * 3600, task_count: 0, runs_per_task: 1,
 //!     }],
 //!     state: ReservationState::Charging, attempt: 0, requested_at: t0.into(), charged_at: None,
 //!     windows: vec![], actual_cost: None, refund: None, refunded_at: None, refund_windows: vec![],
@@ -151,6 +151,9 @@ pub struct Charge {
     pub job: String,
     /// The amount.
     pub amount: Money,
+    /// The most the job can cost ([`ReservationRecord::ceiling`]), which bounds what its
+    /// refund may charge beyond `amount`.
+    pub ceiling: Money,
 }
 
 /// A refund to apply to a budget (step B2), as the job's record claims it. The budget gives
@@ -181,9 +184,9 @@ pub struct Applied {
     /// Windows that the charge took beyond their amount (possible only when the admission
     /// check ran on a stale view: the step never refuses, since the job is already Scheduled).
     pub overdrawn: Vec<String>,
-    /// The part of a claimed refund the budget did not give back: its own Charge entry says
-    /// the job was charged less, or was never charged (or was refunded already). Zero for an
-    /// honest record; anything else means the job's record was altered.
+    /// How far what the budget gave back is from the refund the record claimed: its own Charge
+    /// entry says the job was charged less (or can cost less), or was never charged (or was
+    /// refunded already). Zero for an honest record; anything else means it was altered.
     pub withheld: Money,
 }
 
@@ -242,6 +245,7 @@ pub fn next_step(
                 id: r.id.clone(),
                 job: job.to_owned(),
                 amount: r.amount,
+                ceiling: r.ceiling(),
             }),
         },
         ReservationState::Charged if finished => LedgerStep::PlanRefund,

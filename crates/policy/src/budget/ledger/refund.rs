@@ -2,11 +2,12 @@
 
 use super::{Applied, LedgerError, Refund, check_ack, entry_of};
 use crate::api::BatchBudgetStatus;
-use crate::budget::cost::{CostError, prorate_up};
+use crate::budget::cost::{CostError, prorate_runs_up};
 use crate::budget::money::Money;
 use crate::budget::record::{
     LedgerEntry, LedgerEntryKind, ReservationRecord, ReservationState, WindowRef,
 };
+use crate::budget::usage::Usage;
 use crate::budget::windows::{
     BudgetPlan, parse_seconds, record_spent, roll_windows, set_record_spent, set_window_spent,
     whole_seconds, window_spent,
@@ -14,32 +15,44 @@ use crate::budget::windows::{
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-/// The actual cost of a run of `runtime`: per task group, its reservation × runtime ÷
-/// maxWallTime (runtime capped at maxWallTime), rounded up.
+/// What the job cost, per task group: with its task time (its pods' runs, see
+/// [`Usage`]), the reservation × task time ÷ (tasks × maxWallTime); without it, the
+/// reservation × the job's run time ÷ maxWallTime. Either way at most the reservation ×
+/// runs per task (`retryLimit + 1`), rounded up. It may exceed the reservation: a retried task
+/// pays for each run.
 pub fn actual_cost(
     record: &ReservationRecord,
-    runtime: SignedDuration,
+    usage: impl Into<Usage>,
 ) -> Result<Money, CostError> {
+    let usage = usage.into();
     if record.groups.is_empty() {
         // Nothing to prorate by: the whole reservation is kept.
         return Ok(record.amount);
     }
-    let used = u128::try_from(runtime.as_nanos()).unwrap_or(0);
+    let nanos = |d: SignedDuration| u128::try_from(d.as_nanos()).unwrap_or(0);
+    let job = nanos(usage.job);
     let mut total = Money::ZERO;
     for g in &record.groups {
         let wall = u128::from(g.max_wall_time_seconds) * 1_000_000_000;
-        let part = prorate_up(g.amount, used, wall)?;
+        let part = match usage.tasks.get(&g.name) {
+            Some(&time) if g.task_count > 0 => {
+                let reserved = wall.saturating_mul(u128::from(g.task_count));
+                prorate_runs_up(g.amount, nanos(time), reserved, g.runs_per_task)?
+            }
+            _ => prorate_runs_up(g.amount, job, wall, g.runs_per_task)?,
+        };
         total = total.checked_add(part).ok_or(CostError::Overflow)?;
     }
-    Ok(total.min(record.amount))
+    Ok(total)
 }
 
-/// J3: the refund of a finished job that ran for `actual_runtime` (negative counts as zero),
-/// to write to its status. Refunds round down (the actual cost rounds up). Idempotent once
-/// `Refunding`.
+/// J3: the refund of a finished job that used `usage` (a run time alone, or with its task
+/// time per group), to write to its status: the reservation less the actual cost, negative
+/// when retries cost more than was reserved (the budget is then charged the difference).
+/// Refunds round down (the actual cost rounds up). Idempotent once `Refunding`.
 pub fn plan_refund(
     record: &ReservationRecord,
-    actual_runtime: SignedDuration,
+    usage: impl Into<Usage>,
 ) -> Result<ReservationRecord, LedgerError> {
     match record.state {
         ReservationState::Refunding | ReservationState::Refunded => return Ok(record.clone()),
@@ -52,17 +65,18 @@ pub fn plan_refund(
         }
         ReservationState::Charged => {}
     }
-    let actual = actual_cost(record, actual_runtime)?;
+    let actual = actual_cost(record, usage)?;
     let mut r = record.clone();
     r.state = ReservationState::Refunding;
     r.actual_cost = Some(actual);
-    r.refund = Some(record.amount.saturating_sub(actual).max(Money::ZERO));
+    r.refund = Some(record.amount.saturating_sub(actual));
     Ok(r)
 }
 
 /// B2: rolls the windows to `now` and gives back what the budget's own Charge entry allows:
 /// the claimed refund, but at most the amount that entry charged less the claimed actual
-/// cost, to the windows that entry names (see the module docs for closed windows). The Charge
+/// cost, and (a negative refund charges more) at least that amount less the entry's ceiling,
+/// to the windows that entry names (see the module docs for closed windows). The Charge
 /// entry is replaced by a Refund entry recording what was given. Without a Charge entry (never
 /// charged, or refunded already) nothing is given. A no-op when the budget already holds the
 /// Refund entry.
@@ -84,13 +98,16 @@ pub fn apply_refund(
         };
     }
     let (given, charged_windows) = match entry_of(&st, &refund.id, LedgerEntryKind::Charge) {
-        Some(charge) => (
-            refund
+        Some(charge) => {
+            // At most the charge less the claimed cost; at least (a negative amount: a further
+            // charge) the charge less the most the job can cost.
+            let most = charge.amount.saturating_sub(refund.actual_cost);
+            let least = charge
                 .amount
-                .min(charge.amount.saturating_sub(refund.actual_cost))
-                .max(Money::ZERO),
-            charge.windows.clone(),
-        ),
+                .saturating_sub(charge.ceiling.unwrap_or(charge.amount))
+                .min(Money::ZERO);
+            (refund.amount.min(most).max(least), charge.windows.clone())
+        }
         None => (Money::ZERO, Vec::new()),
     };
     st.ledger.retain(|e| e.id != refund.id);
@@ -108,6 +125,7 @@ pub fn apply_refund(
         amount: given,
         at: at.clone(),
         windows: credited,
+        ceiling: None,
     };
     st.ledger.push(entry.clone());
     st.last_updated = Some(at);
@@ -116,7 +134,11 @@ pub fn apply_refund(
         applied: true,
         entry,
         overdrawn: Vec::new(),
-        withheld: refund.amount.saturating_sub(given).max(Money::ZERO),
+        withheld: if refund.amount >= given {
+            refund.amount.saturating_sub(given)
+        } else {
+            given.saturating_sub(refund.amount)
+        },
     }
 }
 

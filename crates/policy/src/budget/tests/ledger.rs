@@ -33,6 +33,8 @@ fn record(id: &str, groups: &[(&str, &str, u64)]) -> ReservationRecord {
             name: (*name).into(),
             amount: m(amount),
             max_wall_time_seconds: *secs,
+            task_count: 0,
+            runs_per_task: 1,
         })
         .collect();
     let amount = groups
@@ -302,6 +304,7 @@ fn steps_refuse_the_wrong_state_or_entry() {
             id: "j2".into(),
             job: "ns/other".into(),
             amount: m("1"),
+            ceiling: m("1"),
         },
         ts("2026-11-22T10:00:00Z"),
     );
@@ -526,7 +529,9 @@ fn plan_charge_records_the_cost_per_group() {
         [ReservedGroup {
             name: "a".into(),
             amount: m("1"),
-            max_wall_time_seconds: 7200
+            max_wall_time_seconds: 7200,
+            task_count: 1,
+            runs_per_task: 1,
         }]
     );
     assert_eq!(
@@ -562,4 +567,177 @@ fn records_round_trip_through_json() {
     assert_eq!(json["windows"][0]["startTime"], "2026-11-22T00:00:00Z");
     let back: ReservationRecord = serde_json::from_value(json).unwrap();
     assert_eq!(back, r);
+}
+
+/// A group of 2 tasks, 1 h each, 1.00 a task-hour, `runs` runs per task.
+fn retried(runs: u32) -> ReservationRecord {
+    let mut r = record("j1", &[("main", "2", 3600)]);
+    r.groups[0].task_count = 2;
+    r.groups[0].runs_per_task = runs;
+    r
+}
+
+#[test]
+fn actual_cost_bills_task_time_up_to_every_allowed_run() {
+    use crate::budget::Usage;
+    let hours = |h: i64| SignedDuration::from_hours(h);
+    let usage = |job: i64, task: Option<i64>| Usage {
+        job: hours(job),
+        tasks: task
+            .map(|t| [("main".to_owned(), hours(t))].into_iter().collect())
+            .unwrap_or_default(),
+    };
+    let cases = [
+        // (name, runs, usage, cost)
+        ("both tasks ran their hour", 3, usage(1, Some(2)), "2"),
+        (
+            "one task retried twice: 4 task-hours",
+            3,
+            usage(3, Some(4)),
+            "4",
+        ),
+        ("at most 3 runs of 2 tasks", 3, usage(9, Some(10)), "6"),
+        ("pods seen, none ran", 1, usage(1, Some(0)), "0"),
+        (
+            "no pods read: the job's hour for both tasks",
+            3,
+            usage(1, None),
+            "2",
+        ),
+        (
+            "no pods read, three hours of retries",
+            3,
+            usage(3, None),
+            "6",
+        ),
+        (
+            "no retries allowed: one run at most",
+            1,
+            usage(5, Some(10)),
+            "2",
+        ),
+    ];
+    for (name, runs, usage, cost) in cases {
+        assert_eq!(
+            ledger::actual_cost(&retried(runs), usage).unwrap(),
+            m(cost),
+            "{name}"
+        );
+    }
+    // A record written before task counts were kept is billed by the job's run time.
+    let mut old = retried(1);
+    old.groups[0].task_count = 0;
+    assert_eq!(
+        ledger::actual_cost(&old, usage(1, Some(0))).unwrap(),
+        m("2")
+    );
+}
+
+#[test]
+fn retries_beyond_the_reservation_are_charged_within_the_ceiling() {
+    use crate::budget::Usage;
+    let r = retried(3);
+    assert_eq!(r.ceiling(), m("6"));
+    let (c, st) = charged(&r, &BatchBudgetStatus::default(), "2026-11-22T10:00:00Z");
+    assert_eq!(st.ledger[0].ceiling, Some(m("6")));
+    let usage = Usage {
+        job: SignedDuration::from_hours(5),
+        tasks: [("main".to_owned(), SignedDuration::from_hours(5))]
+            .into_iter()
+            .collect(),
+    };
+    let planned = ledger::plan_refund(&c, usage).unwrap();
+    assert_eq!(
+        planned.refund,
+        Some(m("-3")),
+        "5 task-hours on a reservation of 2"
+    );
+    let LedgerStep::ApplyRefund(refund) = ledger::next_step(Some(&planned), true, &st, "ns/j1")
+    else {
+        panic!("expected a refund")
+    };
+    let applied = ledger::apply_refund(&st, &plan(), &refund, ts("2026-11-22T15:00:00Z"));
+    assert_eq!((applied.entry.amount, applied.withheld), (m("-3"), m("0")));
+    assert_eq!(
+        spent(&applied.status),
+        [m("5"), m("5")],
+        "charged the difference"
+    );
+    let done = ledger::ack_refund(&planned, &applied.entry).unwrap();
+    assert_eq!(ledger::consumed(&done), m("5"));
+
+    // A record claiming more than the ceiling allows charges only up to it.
+    let mut forged = refund.clone();
+    forged.amount = m("-100");
+    forged.actual_cost = m("102");
+    let applied = ledger::apply_refund(&st, &plan(), &forged, ts("2026-11-22T15:00:00Z"));
+    assert_eq!((applied.entry.amount, applied.withheld), (m("-4"), m("96")));
+    assert_eq!(spent(&applied.status), [m("6"), m("6")]);
+}
+
+#[test]
+fn a_pod_shows_its_run_its_group_and_whether_it_was_preempted() {
+    use crate::budget::TaskRun;
+    use k8s_openapi::api::core::v1::Pod;
+    let pod =
+        |labels: serde_json::Value, state: serde_json::Value, conditions: serde_json::Value| {
+            serde_json::from_value::<Pod>(json!({
+                "metadata": {"name": "p", "labels": labels},
+                "status": {"conditions": conditions, "containerStatuses": [
+                    {"name": "c", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+                     "state": state}]}
+            }))
+            .unwrap()
+        };
+    let group = json!({"kbatch.k8s.io/task-group": "main"});
+    let ended = json!({"terminated": {"exitCode": 1, "startedAt": "2026-11-22T10:00:00Z",
+        "finishedAt": "2026-11-22T10:05:00Z"}});
+    let running = json!({"running": {"startedAt": "2026-11-22T10:00:00Z"}});
+    let waiting = json!({"waiting": {"reason": "ContainerCreating"}});
+    let preempted = json!([{"type": "DisruptionTarget", "status": "True"}]);
+    let now = ts("2026-11-22T10:10:00Z");
+    let cases = [
+        (
+            "ended",
+            pod(group.clone(), ended.clone(), json!([])),
+            Some(("10:05", false)),
+        ),
+        (
+            "running",
+            pod(group.clone(), running, json!([])),
+            Some(("running", false)),
+        ),
+        (
+            "preempted",
+            pod(group.clone(), ended.clone(), preempted),
+            Some(("10:05", true)),
+        ),
+        (
+            "never started",
+            pod(group.clone(), waiting, json!([])),
+            None,
+        ),
+        ("no group label", pod(json!({}), ended, json!([])), None),
+    ];
+    for (name, pod, expected) in cases {
+        let run = TaskRun::of_pod(&pod);
+        let seen = run.as_ref().map(|r| {
+            let end = r
+                .finished
+                .map_or("running".to_owned(), |t| t.strftime("%H:%M").to_string());
+            (end, r.preempted)
+        });
+        assert_eq!(seen, expected.map(|(end, p)| (end.to_owned(), p)), "{name}");
+        if let Some(run) = run {
+            assert_eq!(run.group, "main", "{name}");
+            assert_eq!(run.started, ts("2026-11-22T10:00:00Z"), "{name}");
+            let billed = crate::budget::task_time(&[run], now)["main"];
+            let minutes = match (name, expected) {
+                ("preempted", _) => 0,
+                ("running", _) => 10,
+                _ => 5,
+            };
+            assert_eq!(billed, SignedDuration::from_mins(minutes), "{name}");
+        }
+    }
 }
