@@ -7,13 +7,14 @@ POLICY_DIR ?= manifests/examples
 IMAGE ?= ghcr.io/kbatch/kbatch:0.1.0
 CONTAINER_ENGINE ?= docker
 
-.PHONY: run test e2e lint fmt doc unit bench bench-policy bench-load manifests certs image check-examples clean help
+.PHONY: run test e2e lint fmt doc unit bench bench-policy bench-load bench-cluster manifests certs image check-examples clean help
 
 help:
 	@echo "make run        serve the webhook on https://127.0.0.1:8443 with $(POLICY_DIR) (dev certs made if missing)"
 	@echo "make test       formatting, clippy, docs and the whole test suite"
 	@echo "make e2e        the cluster tests on a real control plane (needs KUBEBUILDER_ASSETS)"
 	@echo "make bench      criterion benchmarks and the HTTPS load harness (release build)"
+	@echo "make bench-cluster  10,000 BatchJobs on a real control plane vs the Job controller alone"
 	@echo "make manifests  regenerate manifests/crds from the Rust types"
 	@echo "make certs      dev certificates + webhook configurations with their caBundle"
 	@echo "make image      the container image $(IMAGE) (CONTAINER_ENGINE=$(CONTAINER_ENGINE))"
@@ -67,6 +68,13 @@ bench-policy:
 
 bench-load:
 	./tests/bench/load.sh
+
+# kbatch at scale on a real control plane (KUBEBUILDER_ASSETS), against the Job controller
+# alone; BENCH_JOBS (10000), BENCH_CONCURRENCY, BENCH_ROUNDS, BENCH_ROUND.
+bench-cluster:
+	@test -n "$$KUBEBUILDER_ASSETS" || { echo "make bench-cluster: set KUBEBUILDER_ASSETS (see README)"; exit 2; }
+	$(CARGO) build --locked --release --bin kbatch
+	KBATCH_BIN=$${CARGO_TARGET_DIR:-target}/release/kbatch $(CARGO) run --locked -p kbatch-e2e --example cluster_bench
 
 manifests:
 	$(KBATCH) crds > manifests/crds/kbatch.k8s.io.yaml

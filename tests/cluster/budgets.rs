@@ -3,8 +3,8 @@
 //! `BudgetExceeded` until an administrator raises the window.
 
 use crate::common::{
-    ceil_div, condition, condition_time, create, describe, job, nanos, never_for, phase, spent,
-    team, wait_for, wait_phase, wait_settled,
+    ceil_div, condition, create, describe, job, nanos, never_for, phase, spent, task_seconds, team,
+    wait_for, wait_phase, wait_settled,
 };
 use kbatch_e2e::cluster::Cluster;
 use kbatch_e2e::cluster::kubelet::Outcome;
@@ -43,11 +43,10 @@ pub fn windows_hold_the_reservation_then_exactly_the_actual_cost(
 
         wait_phase(cluster, ns, "priced", JobPhase::Succeeded).await?;
         let done = wait_settled(cluster, ns, "priced").await?;
-        let ran = condition_time(&done, "Completed")?
-            .duration_since(condition_time(&done, "TasksStarted")?)
-            .as_secs();
-        // Prorated per second of run time, rounded up to the nano-unit: 0.0002 a second.
-        let expected = ceil_div(reservation * i128::from(ran), 3600);
+        // Billed per second its tasks' pods ran, rounded up to the nano-unit: 0.0001 a second
+        // for each of the two tasks.
+        let ran = task_seconds(cluster, ns, "priced").await?;
+        let expected = ceil_div(reservation / 2 * i128::from(ran), 3600);
         let charged = spent(cluster, &team.budget, "24h").await?;
         assert_eq!(
             nanos(&charged)?,

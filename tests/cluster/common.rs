@@ -56,13 +56,7 @@ pub async fn team(cluster: &Cluster, prefix: &str, amount: f64) -> anyhow::Resul
         json!({"apiVersion": "kbatch.k8s.io/v1beta1", "kind": "BatchQueue",
             "metadata": {"name": team.queue, "namespace": team.namespace},
             "spec": {"batchPriorityName": team.priority, "batchBudgetName": team.budget}}),
-        json!({"apiVersion": "kbatch.k8s.io/v1beta1", "kind": "BatchUserContext",
-            "metadata": {"name": "everyone", "namespace": team.namespace},
-            "spec": {"userName": "*", "securityPolicySpec": {
-                "privileged": false, "allowPrivilegeEscalation": false, "volumes": ["*"],
-                "runAsUser": {"rule": "RunAsAny"}, "runAsGroup": {"rule": "RunAsAny"},
-                "fsGroup": {"rule": "RunAsAny"}, "supplementalGroups": {"rule": "RunAsAny"},
-                "seLinux": {"rule": "RunAsAny"}}}}),
+        install::everyone_runs_unprivileged_pods(&team.namespace),
     ];
     install::apply_all(&cluster.admin, &objects, None).await?;
     let probe = job("dry-run", &team.queue, 1, "1m");
@@ -453,4 +447,25 @@ pub async fn never_for(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// The seconds the containers of `namespace/name`'s pods ran, summed over every pod (every
+/// run of every task): what the job is billed for.
+pub async fn task_seconds(cluster: &Cluster, namespace: &str, name: &str) -> anyhow::Result<i64> {
+    let mut total = 0;
+    for pod in pods_of(cluster, namespace, name).await? {
+        let state = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .and_then(|c| c.first())
+            .and_then(|c| c.state.as_ref())
+            .and_then(|s| s.terminated.clone())
+            .with_context(|| format!("a run that did not end: {}", pod.name_any()))?;
+        let (Some(start), Some(end)) = (state.started_at, state.finished_at) else {
+            anyhow::bail!("a run without times: {}", pod.name_any());
+        };
+        total += end.0.duration_since(start.0).as_secs();
+    }
+    Ok(total)
 }

@@ -3,8 +3,8 @@
 //! index at once.
 
 use crate::common::{
-    CPU_HOUR, PodLog, ceil_div, condition, create, describe, job, nanos, runs_of, spent, team,
-    wait_phase, wait_settled,
+    CPU_HOUR, PodLog, ceil_div, condition, create, describe, job, nanos, runs_of, spent,
+    task_seconds, team, wait_phase, wait_settled,
 };
 use kbatch_e2e::cluster::Cluster;
 use kbatch_e2e::cluster::kubelet::Outcome;
@@ -107,22 +107,8 @@ pub fn a_retried_job_is_billed_for_each_run(cluster: &Cluster) -> anyhow::Result
         create(&cluster.practitioner("alice").await?, ns, &retried).await?;
         wait_phase(cluster, ns, "retried", JobPhase::Succeeded).await?;
         let done = wait_settled(cluster, ns, "retried").await?;
-        let mut ran = 0;
         let runs = runs_of(cluster, ns, "retried", 0).await?;
-        for pod in &runs {
-            let state = pod
-                .status
-                .as_ref()
-                .and_then(|s| s.container_statuses.as_ref())
-                .and_then(|c| c.first())
-                .and_then(|c| c.state.as_ref())
-                .and_then(|s| s.terminated.clone())
-                .ok_or_else(|| anyhow::anyhow!("a run that did not end: {pod:?}"))?;
-            let (Some(start), Some(end)) = (state.started_at, state.finished_at) else {
-                anyhow::bail!("a run without times: {pod:?}");
-            };
-            ran += end.0.duration_since(start.0).as_secs();
-        }
+        let ran = task_seconds(cluster, ns, "retried").await?;
         assert_eq!(runs.len(), 3, "three runs");
         // One vCPU at 0.36 an hour: 0.0001 a second; one run's reservation is 0.0006.
         let reservation = nanos("0.0006")?;

@@ -270,7 +270,12 @@ pub struct Context {
     pub now: fn() -> jiff::Timestamp,
     /// Consecutive failures per object, for the requeue backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// Per budget: the lock its writers take in turn, over the version last written.
+    budget_slots: Mutex<HashMap<String, BudgetSlot>>,
 }
+
+/// One budget's writer lock, over the version this controller last wrote.
+pub type BudgetSlot = Arc<tokio::sync::Mutex<Option<BatchBudget>>>;
 
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -292,7 +297,17 @@ impl Context {
             wake: Notify::new(),
             now: jiff::Timestamp::now,
             failures: Mutex::new(HashMap::new()),
+            budget_slots: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The writer slot of budget `name` (made on first use; one per budget that exists).
+    pub fn budget_slot(&self, name: &str) -> BudgetSlot {
+        let mut slots = self
+            .budget_slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(slots.entry(name.to_owned()).or_default())
     }
 
     /// Forgets the failures of `key` after a successful reconcile.

@@ -168,6 +168,64 @@ pub async fn start(
     Ok(budget)
 }
 
+/// How many times a budget write is tried again after a conflict with a writer outside this
+/// controller (an administrator changing the spec).
+const BUDGET_CONFLICTS: usize = 3;
+
+/// The newer of two versions of a budget (resourceVersions are etcd revisions; an
+/// unreadable one loses).
+fn newer(a: BatchBudget, b: Option<BatchBudget>) -> BatchBudget {
+    let version = |x: &BatchBudget| {
+        x.metadata
+            .resource_version
+            .as_deref()
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    match b {
+        Some(b) if version(&b) > version(&a) => b,
+        _ => a,
+    }
+}
+
+/// Writes `budget`'s status as `step` makes it from the latest version this controller knows
+/// (`None`: nothing to write), returning the budget as stored and what `step` returned.
+///
+/// One writer per budget at a time, starting from the version it last wrote: reconciles
+/// refunding against the same budget at once would otherwise collide on its resourceVersion,
+/// each collision costing a failed write, a retry of the job's record and a requeue. A
+/// conflict left (someone else wrote) reads the budget and applies `step` again: a budget step
+/// is idempotent and the job's fresh proof still holds (only this reconcile acknowledges it).
+async fn update_budget<T>(
+    ctx: &Context,
+    seen: &BatchBudget,
+    step: impl Fn(&BatchBudgetStatus) -> Option<(BatchBudgetStatus, T)>,
+) -> Result<(BatchBudget, Option<T>), Error> {
+    let slot = ctx.budget_slot(&seen.name_any());
+    let mut last = slot.lock().await;
+    let mut current = newer(seen.clone(), last.clone());
+    let mut conflicts = 0;
+    loop {
+        let Some((status, out)) = step(&current.status.clone().unwrap_or_default()) else {
+            return Ok((current, None));
+        };
+        match write_budget_status(&ctx.client, &current, &status).await {
+            Ok(written) => {
+                *last = Some(written.clone());
+                return Ok((written, Some(out)));
+            }
+            Err(e) if e.is_conflict() && conflicts < BUDGET_CONFLICTS => {
+                conflicts += 1;
+                let api: kube::Api<BatchBudget> = kube::Api::all(ctx.client.clone());
+                current = api.get(&current.name_any()).await?;
+            }
+            Err(e) => {
+                *last = None;
+                return Err(e);
+            }
+        }
+    }
+}
+
 /// Takes every ledger step due for `job` against `budget`; `fresh` says whether `job` was
 /// just returned by a successful write (see the module docs). Returns the job and the budget
 /// as last written (or as given).
@@ -199,15 +257,19 @@ pub async fn settle(
                 fresh = true;
             }
             LedgerStep::ApplyCharge(charge) => {
-                let applied = apply_charge(&budget_status, &plan, &charge, now);
-                if !applied.overdrawn.is_empty() {
-                    tracing::warn!(job = %key(&job), windows = ?applied.overdrawn,
+                let (written, applied) = update_budget(ctx, &budget, |current| {
+                    let applied = apply_charge(current, &plan, &charge, now);
+                    let (pruned, _) = prune(&applied.status, |e| {
+                        e.id != charge.id && entry_acknowledged(ctx, &job, e, now)
+                    });
+                    Some((pruned, applied))
+                })
+                .await?;
+                if applied.is_some_and(|a| !a.overdrawn.is_empty()) {
+                    tracing::warn!(job = %key(&job),
                         "charge took windows beyond their amount (admitted on a stale view)");
                 }
-                let (pruned, _) = prune(&applied.status, |e| {
-                    e.id != charge.id && entry_acknowledged(ctx, &job, e, now)
-                });
-                budget = write_budget_status(&ctx.client, &budget, &pruned).await?;
+                budget = written;
                 fresh = false;
             }
             LedgerStep::AckCharge(entry) => {
@@ -221,19 +283,26 @@ pub async fn settle(
                 fresh = true;
             }
             LedgerStep::ApplyRefund(refund) => {
-                let applied = apply_refund(&budget_status, &plan, &refund, now);
-                let (pruned, _) = prune(&applied.status, |e| {
-                    e.id != refund.id && entry_acknowledged(ctx, &job, e, now)
-                });
-                budget = write_budget_status(&ctx.client, &budget, &pruned).await?;
+                let (written, applied) = update_budget(ctx, &budget, |current| {
+                    let applied = apply_refund(current, &plan, &refund, now);
+                    let (pruned, _) = prune(&applied.status, |e| {
+                        e.id != refund.id && entry_acknowledged(ctx, &job, e, now)
+                    });
+                    Some((pruned, (applied, charged_amount(current, &refund.id))))
+                })
+                .await?;
+                budget = written;
                 fresh = false;
-                if applied.applied && applied.withheld > Money::ZERO {
+                if let Some((applied, charged)) = applied
+                    && applied.applied
+                    && applied.withheld > Money::ZERO
+                {
                     let note = format!(
                         "the job's reservation record claims a refund of {}, but budget {} \
                          charged it {}: {} refunded, {} withheld (the record was altered)",
                         refund.amount,
                         budget.name_any(),
-                        charged_amount(&budget_status, &refund.id),
+                        charged,
                         applied.entry.amount,
                         applied.withheld
                     );
@@ -248,12 +317,16 @@ pub async fn settle(
                 ctx.wake.notify_one();
             }
             LedgerStep::Prune => {
-                let (pruned, removed) =
-                    prune(&budget_status, |e| entry_acknowledged(ctx, &job, e, now));
-                if removed == 0 {
+                let (written, removed) = update_budget(ctx, &budget, |current| {
+                    let (pruned, removed) =
+                        prune(current, |e| entry_acknowledged(ctx, &job, e, now));
+                    (removed > 0).then_some((pruned, removed))
+                })
+                .await?;
+                if removed.is_none() {
                     return Ok((job, budget));
                 }
-                budget = write_budget_status(&ctx.client, &budget, &pruned).await?;
+                budget = written;
                 fresh = false;
             }
         }

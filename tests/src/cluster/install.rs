@@ -93,3 +93,14 @@ pub async fn apply_all(
     }
     Ok(())
 }
+
+/// A BatchUserContext `everyone` in `namespace` that lets every user run unprivileged pods.
+pub fn everyone_runs_unprivileged_pods(namespace: &str) -> Value {
+    serde_json::json!({"apiVersion": "kbatch.k8s.io/v1beta1", "kind": "BatchUserContext",
+        "metadata": {"name": "everyone", "namespace": namespace},
+        "spec": {"userName": "*", "securityPolicySpec": {
+            "privileged": false, "allowPrivilegeEscalation": false, "volumes": ["*"],
+            "runAsUser": {"rule": "RunAsAny"}, "runAsGroup": {"rule": "RunAsAny"},
+            "fsGroup": {"rule": "RunAsAny"}, "supplementalGroups": {"rule": "RunAsAny"},
+            "seLinux": {"rule": "RunAsAny"}}}})
+}

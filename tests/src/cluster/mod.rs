@@ -560,9 +560,43 @@ impl Cluster {
         Ok(configurations)
     }
 
-    async fn register_webhooks(&self) -> anyhow::Result<()> {
+    /// Registers the webhook configurations with the API server (again).
+    pub async fn register_webhooks(&self) -> anyhow::Result<()> {
         let configurations = self.rendered_webhooks(self.webhook_port)?;
         install::apply_all(&self.admin, &configurations, None).await
+    }
+
+    /// Removes the webhook configurations: the API server then admits kbatch objects
+    /// without the webhook (for the benchmark's baseline).
+    pub async fn unregister_webhooks(&self) -> anyhow::Result<()> {
+        use k8s_openapi::api::admissionregistration::v1::{
+            MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+        };
+        for configuration in self.rendered_webhooks(self.webhook_port)? {
+            let name = configuration["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default();
+            let params = kube::api::DeleteParams::default();
+            match configuration["kind"].as_str() {
+                Some("MutatingWebhookConfiguration") => {
+                    Api::<MutatingWebhookConfiguration>::all(self.admin.clone())
+                        .delete(name, &params)
+                        .await?;
+                }
+                Some("ValidatingWebhookConfiguration") => {
+                    Api::<ValidatingWebhookConfiguration>::all(self.admin.clone())
+                        .delete(name, &params)
+                        .await?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The controller process's pid, while it runs.
+    pub fn controller_pid(&self) -> Option<u32> {
+        lock(&self.controller).as_ref().map(Process::id)
     }
 
     /// Starts `kbatch serve --kube` as the webhook's service account, with the serving pair

@@ -367,3 +367,63 @@ async fn a_refund_bills_the_task_time_of_the_jobs_pods() {
     drop(ctx);
     finish(verifier).await;
 }
+
+#[tokio::test]
+async fn a_budget_write_that_conflicts_is_made_again_on_the_budget_as_stored() {
+    // Someone else wrote the budget (resourceVersion 9): the step is applied to that version
+    // and written at once, not left to a requeue and a retry of the job's record.
+    let seen = budget();
+    let mut theirs = budget();
+    theirs.metadata.resource_version = Some("9".into());
+    theirs.status.as_mut().unwrap().last_updated =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            "2026-11-22T09:59:00Z".parse().unwrap(),
+        ));
+    let step = |current: &kbatch_policy::api::BatchBudgetStatus| {
+        let mut next = current.clone();
+        next.ledger.clear();
+        Some((next, current.last_updated.clone()))
+    };
+    let mut written = theirs.clone();
+    written.metadata.resource_version = Some("10".into());
+    let (ctx, handle, _writers) = context(World::default());
+    let verifier = serve(
+        handle,
+        vec![
+            Expect::new(
+                Method::PATCH,
+                BUDGET_STATUS,
+                json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                    "reason": "Conflict", "code": 409, "message": "modified"}),
+            )
+            .status(409)
+            .body(budget_status_patch(Some("5"), seen.status.as_ref().unwrap()).unwrap()),
+            Expect::new(
+                Method::GET,
+                "/apis/kbatch.k8s.io/v1beta1/batchbudgets/team",
+                to_json(&theirs),
+            ),
+            Expect::new(Method::PATCH, BUDGET_STATUS, to_json(&written))
+                .body(budget_status_patch(Some("9"), theirs.status.as_ref().unwrap()).unwrap()),
+        ],
+    );
+    let (stored, seen_at) = update_budget(&ctx, &seen, step).await.unwrap();
+    assert_eq!(stored.metadata.resource_version.as_deref(), Some("10"));
+    assert_eq!(
+        seen_at.flatten().map(|t| t.0.to_string()).as_deref(),
+        Some("2026-11-22T09:59:00Z"),
+        "the step saw their version"
+    );
+    // The next writer starts from the version last written, not the stale one it was given.
+    let slot = ctx.budget_slot("team");
+    assert_eq!(
+        slot.lock()
+            .await
+            .as_ref()
+            .and_then(|b| b.metadata.resource_version.clone())
+            .as_deref(),
+        Some("10")
+    );
+    drop(ctx);
+    finish(verifier).await;
+}
