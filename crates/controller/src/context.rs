@@ -211,11 +211,10 @@ impl Stores {
     ///
     /// A keyed lookup, not a scan: the scheduling pass asks once per action and the ledger
     /// once per budget entry, over up to 10,000 jobs.
-    pub fn job(&self, namespace: &str, name: &str, uid: &str) -> Option<BatchJob> {
+    pub fn job(&self, namespace: &str, name: &str, uid: &str) -> Option<Arc<BatchJob>> {
         self.jobs
             .get(&ObjectRef::new(name).within(namespace))
             .filter(|j| j.metadata.uid.as_deref() == Some(uid))
-            .map(|j| (*j).clone())
     }
 
     /// The Jobs of `job` (namespace `namespace`, uid `uid`) in the store: for each of its
@@ -356,7 +355,10 @@ mod tests {
             ..crate::mock::World::default()
         });
         let found = ctx.stores.job("ns", "pi", "u1");
-        assert_eq!(found.and_then(|j| j.metadata.uid), Some("u1".to_owned()));
+        assert_eq!(
+            found.and_then(|j| j.metadata.uid.clone()),
+            Some("u1".to_owned())
+        );
         // A job recreated under the same name is another job.
         assert!(ctx.stores.job("ns", "pi", "u2").is_none());
         assert!(ctx.stores.job("other", "pi", "u1").is_none());

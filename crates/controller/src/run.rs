@@ -94,8 +94,8 @@ async fn shutdown_signal() {
 }
 
 /// Runs the controller against `client` until the lease is lost (an error: restart as a
-/// follower) or the process gets SIGINT/SIGTERM (`Ok`, the lease released). `observed` gets its metrics and
-/// readiness (leader, stores synced), for a probe server.
+/// follower) or the process gets SIGINT/SIGTERM (`Ok`, the lease released). `observed` gets
+/// its metrics and readiness (leader, stores synced), for a probe server.
 pub async fn run(client: Client, observed: Arc<Observed>) -> Result<(), RunError> {
     let lease_config = LeaseConfig::from_env(&client);
     let leases: Api<Lease> = Api::namespaced(client.clone(), &lease_config.namespace);
