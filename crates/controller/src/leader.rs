@@ -4,7 +4,7 @@
 //!
 //! - The Lease names its holder and when it last renewed. A replica takes it when it has no
 //!   holder, or when the holder's record has not changed for `leaseDurationSeconds` **as this
-//!   replica observed it** (its own monotonic clock, [`Observed`]): clocks of different nodes
+//!   replica observed it** (its own monotonic clock, [`RecordAge`]): clocks of different nodes
 //!   are never compared.
 //! - Every write is conditional on `resourceVersion` (create, or replace), so two replicas
 //!   cannot both succeed; every call has a timeout.
@@ -119,7 +119,7 @@ fn seconds(d: Duration) -> i32 {
 
 /// Whether `identity` may take (or renew) `current` at `now`, and the spec to write.
 /// `unchanged_for` is how long this replica has seen the Lease's record unchanged
-/// ([`Observed::unchanged_for`]): another holder's lease is free once that exceeds its
+/// ([`RecordAge::unchanged_for`]): another holder's lease is free once that exceeds its
 /// `leaseDurationSeconds`. `now` is only written, never compared.
 pub fn claim(
     current: Option<&LeaseSpec>,
@@ -161,11 +161,11 @@ pub fn claim(
 /// When this replica first saw the Lease's current record (its `resourceVersion`), on its own
 /// monotonic clock.
 #[derive(Debug, Default)]
-pub struct Observed {
+pub struct RecordAge {
     record: Option<(String, Instant)>,
 }
 
-impl Observed {
+impl RecordAge {
     /// Notes the record `lease` shows at `now`; returns how long it has been unchanged.
     pub fn unchanged_for(&mut self, lease: Option<&Lease>, now: Instant) -> Duration {
         let version = lease
@@ -197,11 +197,11 @@ pub enum Attempt {
 pub async fn try_acquire_at(
     api: &Api<Lease>,
     config: &LeaseConfig,
-    observed: &mut Observed,
+    age: &mut RecordAge,
     now: Timestamp,
 ) -> Result<Attempt, kube::Error> {
     let current = api.get_opt(&config.name).await?;
-    let unchanged_for = observed.unchanged_for(current.as_ref(), Instant::now());
+    let unchanged_for = age.unchanged_for(current.as_ref(), Instant::now());
     match claim(
         current.as_ref().and_then(|l| l.spec.as_ref()),
         config,
@@ -241,12 +241,12 @@ pub async fn try_acquire_at(
 /// Waits until this replica holds the lease; returns when the successful write was sent,
 /// from which [`hold`] counts its renew deadline.
 pub async fn acquire(api: &Api<Lease>, config: &LeaseConfig) -> Instant {
-    let mut observed = Observed::default();
+    let mut age = RecordAge::default();
     loop {
         let sent = Instant::now();
         let attempt = timeout(
             config.retry_period.max(Duration::from_secs(1)),
-            try_acquire_at(api, config, &mut observed, Timestamp::now()),
+            try_acquire_at(api, config, &mut age, Timestamp::now()),
         )
         .await;
         match attempt {
@@ -268,7 +268,7 @@ pub async fn acquire(api: &Api<Lease>, config: &LeaseConfig) -> Instant {
 /// Renews the lease until it is lost; `renewed` is when the last successful write was sent.
 /// Returns at the latest `renew_deadline` after the last successful renewal was sent.
 pub async fn hold(api: &Api<Lease>, config: &LeaseConfig, mut renewed: Instant) -> LeaseLost {
-    let mut observed = Observed::default();
+    let mut age = RecordAge::default();
     let mut last_error = None;
     loop {
         let left = config.renew_deadline.saturating_sub(renewed.elapsed());
@@ -286,7 +286,7 @@ pub async fn hold(api: &Api<Lease>, config: &LeaseConfig, mut renewed: Instant) 
         let sent = Instant::now();
         match timeout(
             left,
-            try_acquire_at(api, config, &mut observed, Timestamp::now()),
+            try_acquire_at(api, config, &mut age, Timestamp::now()),
         )
         .await
         {
@@ -400,10 +400,10 @@ mod tests {
         let (ctx, handle, _writers) = context(World::default());
         let verifier = serve(handle, expected);
         let api: Api<Lease> = Api::namespaced(ctx.client.clone(), "kbatch-system");
-        let mut observed = Observed {
+        let mut age = RecordAge {
             record: Some(("5".into(), Instant::now().checked_sub(seen_for).unwrap())),
         };
-        let result = try_acquire_at(&api, &config("a"), &mut observed, at(now))
+        let result = try_acquire_at(&api, &config("a"), &mut age, at(now))
             .await
             .unwrap();
         drop(api);
@@ -527,7 +527,7 @@ mod tests {
         let result = try_acquire_at(
             &api,
             &config("a"),
-            &mut Observed::default(),
+            &mut RecordAge::default(),
             at("2026-11-22T10:00:00Z"),
         )
         .await;
@@ -714,17 +714,14 @@ mod tests {
 
     #[test]
     fn a_record_is_unchanged_until_its_resource_version_changes() {
-        let mut observed = Observed::default();
+        let mut age = RecordAge::default();
         let t0 = Instant::now();
         let v5 = stored(held("b", "2026-11-22T10:00:00Z"));
         let mut v6 = v5.clone();
         v6.metadata.resource_version = Some("6".into());
-        assert_eq!(observed.unchanged_for(Some(&v5), t0), Duration::ZERO);
+        assert_eq!(age.unchanged_for(Some(&v5), t0), Duration::ZERO);
         let later = t0 + Duration::from_secs(7);
-        assert_eq!(
-            observed.unchanged_for(Some(&v5), later),
-            Duration::from_secs(7)
-        );
-        assert_eq!(observed.unchanged_for(Some(&v6), later), Duration::ZERO);
+        assert_eq!(age.unchanged_for(Some(&v5), later), Duration::from_secs(7));
+        assert_eq!(age.unchanged_for(Some(&v6), later), Duration::ZERO);
     }
 }

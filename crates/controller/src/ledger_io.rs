@@ -174,7 +174,7 @@ const BUDGET_CONFLICTS: usize = 3;
 
 /// The newer of two versions of a budget (resourceVersions are etcd revisions; an
 /// unreadable one loses).
-fn newer(a: BatchBudget, b: Option<BatchBudget>) -> BatchBudget {
+fn newer<'a>(a: &'a BatchBudget, b: Option<&'a BatchBudget>) -> &'a BatchBudget {
     let version = |x: &BatchBudget| {
         x.metadata
             .resource_version
@@ -182,7 +182,7 @@ fn newer(a: BatchBudget, b: Option<BatchBudget>) -> BatchBudget {
             .and_then(|v| v.parse::<u64>().ok())
     };
     match b {
-        Some(b) if version(&b) > version(&a) => b,
+        Some(b) if version(b) > version(a) => b,
         _ => a,
     }
 }
@@ -202,10 +202,12 @@ async fn update_budget<T>(
 ) -> Result<(BatchBudget, Option<T>), Error> {
     let slot = ctx.budget_slot(&seen.name_any());
     let mut last = slot.lock().await;
-    let mut current = newer(seen.clone(), last.clone());
+    // The budget status holds an entry per running job: cloned once, not per look.
+    let mut current = newer(seen, last.as_ref()).clone();
+    let empty = BatchBudgetStatus::default();
     let mut conflicts = 0;
     loop {
-        let Some((status, out)) = step(&current.status.clone().unwrap_or_default()) else {
+        let Some((status, out)) = step(current.status.as_ref().unwrap_or(&empty)) else {
             return Ok((current, None));
         };
         match write_budget_status(&ctx.client, &current, &status).await {

@@ -143,7 +143,8 @@ pub fn apply_refund(
 }
 
 /// Gives `amount` back to the window `target` names (current, or its history record), never
-/// below zero; `None` when that window is no longer kept.
+/// below zero; a negative `amount` charges it instead. `None` when that window is no longer
+/// kept.
 fn credit_window(
     st: &mut BatchBudgetStatus,
     target: &WindowRef,
