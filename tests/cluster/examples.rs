@@ -56,17 +56,19 @@ pub fn the_examples_apply_and_an_array_job_runs_to_success(
             .context("alice creates the array job")?;
         let done = wait_phase(cluster, NAMESPACE, "frames", JobPhase::Succeeded).await?;
 
-        assert_eq!(
-            phases.of("frames"),
-            [
-                JobPhase::Queued,
+        // Started at first sight: never Queued. Ready only if its pods took a while to run.
+        let seen = phases.of("frames");
+        let expected = if seen.contains(&JobPhase::Ready) {
+            vec![
                 JobPhase::Scheduled,
                 JobPhase::Ready,
                 JobPhase::Running,
-                JobPhase::Succeeded
-            ],
-            "the phases a watch saw"
-        );
+                JobPhase::Succeeded,
+            ]
+        } else {
+            vec![JobPhase::Scheduled, JobPhase::Running, JobPhase::Succeeded]
+        };
+        assert_eq!(seen, expected, "the phases a watch saw");
         let status = done.status.clone().unwrap_or_default();
         assert_eq!(status.submitted_by.as_deref(), Some("alice"));
 

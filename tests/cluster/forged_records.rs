@@ -118,10 +118,12 @@ pub fn a_forged_or_replayed_record_refunds_no_more_than_was_charged(
                 }}})),
             )
             .await?;
+        // The budget's own Refund entry settles the record again, with what was given the
+        // first time; or, once that entry is pruned, the replay gets nothing.
         let again = reservation(&wait_settled(cluster, ns, "forged").await?)?;
-        assert_eq!(
-            nanos(&again.refund.map(|r| r.to_string()).unwrap_or_default())?,
-            0,
+        let given = nanos(&again.refund.map(|r| r.to_string()).unwrap_or_default())?;
+        assert!(
+            given == 0 || given == charge - cost,
             "nothing is refunded twice: {again:?}"
         );
         assert_eq!(spent(cluster, &team.budget, "24h").await?, before);

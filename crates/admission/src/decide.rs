@@ -13,7 +13,9 @@ use kbatch_policy::api::{
 use kbatch_policy::references::{check_budget_references, check_queue_references, guard_delete};
 use kbatch_policy::security::{default_job_security, validate_job_security};
 use kbatch_policy::snapshot::PolicySet;
-use kbatch_policy::submission::{MAX_NAME_LENGTH, default_job, validate_job_create};
+use kbatch_policy::submission::{
+    MAX_NAME_LENGTH, default_job, hold_for_refund, validate_job_create,
+};
 use kbatch_policy::validation::{
     validate_budget, validate_constraint_object, validate_cost_model, validate_job_update,
     validate_priority, validate_queue, validate_user_context,
@@ -109,6 +111,7 @@ fn mutate(policy: &PolicySet, req: &mut RequestEnvelope<'_>, kind: Kind) -> Verd
             let before = Defaultable::of(&job);
             default_job(policy, &mut job);
             default_job_security(policy, &mut job, req.username());
+            hold_for_refund(&mut job);
             job.metadata
                 .annotations
                 .get_or_insert_with(Default::default)

@@ -44,6 +44,7 @@ pub(crate) enum PatchError {
 #[derive(Debug)]
 pub(crate) struct Defaultable {
     annotations: Option<BTreeMap<String, String>>,
+    finalizers: Option<Vec<String>>,
     /// Its `task_groups` are empty: [`GroupParts`] copy them.
     spec: BatchJobSpec,
     groups: Vec<GroupParts>,
@@ -87,6 +88,7 @@ impl Defaultable {
         } = &job.spec;
         Defaultable {
             annotations: job.metadata.annotations.clone(),
+            finalizers: job.metadata.finalizers.clone(),
             spec: BatchJobSpec {
                 batch_queue_name: batch_queue_name.clone(),
                 task_groups: Vec::new(),
@@ -151,6 +153,12 @@ pub(crate) fn job_patch(before: Defaultable, mut after: BatchJob) -> Result<Json
             "annotations",
             &before.annotations,
             &after.metadata.annotations,
+        )?;
+        patch.member(
+            at,
+            "finalizers",
+            &before.finalizers,
+            &after.metadata.finalizers,
         )
     })?;
     let mut groups = std::mem::take(&mut after.spec.task_groups);

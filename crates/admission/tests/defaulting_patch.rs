@@ -13,7 +13,7 @@ use kbatch_policy::api::{
 };
 use kbatch_policy::security::default_job_security;
 use kbatch_policy::snapshot::PolicySet;
-use kbatch_policy::submission::default_job;
+use kbatch_policy::submission::{default_job, hold_for_refund};
 use proptest::prelude::*;
 use proptest::sample::subsequence;
 use serde_json::{Map, Value, json};
@@ -315,6 +315,7 @@ fn defaulted(policy: &PolicySet, object: &Value) -> Value {
     let mut job: BatchJob = serde_json::from_value(object.clone()).unwrap();
     default_job(policy, &mut job);
     default_job_security(policy, &mut job, USER);
+    hold_for_refund(&mut job);
     job.metadata
         .annotations
         .get_or_insert_with(Default::default)

@@ -1,6 +1,7 @@
 //! What every reconcile shares: the client, the reflector stores, metrics, the scheduler's
 //! wake-up, and the error type with its requeue policy.
 
+use crate::budget_writer::{BudgetSlot, BudgetSlots, newer};
 use crate::metrics::Observed;
 use k8s_openapi::api::batch::v1::Job;
 use kbatch_policy::api::{
@@ -14,7 +15,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -73,12 +74,20 @@ pub enum Error {
     /// A reflector store was dropped: the controller is stopping.
     #[error("a reflector store was dropped")]
     StoreDropped,
+    /// The budget write that carried this step (with others') failed.
+    #[error("writing budget {name}: {message}")]
+    BudgetWrite {
+        /// The budget.
+        name: String,
+        /// Why the write failed, as its writer saw it.
+        message: String,
+    },
 }
 
 impl Error {
     /// A label for metrics: `conflict`, `api` (other API failures), `json`, `ledger`,
-    /// `unidentified`, `missing_policy`, `pricing`, `invalid_budget`, `job_name_taken` or
-    /// `store_dropped`.
+    /// `unidentified`, `missing_policy`, `pricing`, `invalid_budget`, `job_name_taken`,
+    /// `store_dropped` or `budget_write`.
     pub fn kind(&self) -> &'static str {
         match self {
             _ if self.is_conflict() => "conflict",
@@ -91,6 +100,7 @@ impl Error {
             Error::InvalidBudget { .. } => "invalid_budget",
             Error::JobNameTaken(_) => "job_name_taken",
             Error::StoreDropped => "store_dropped",
+            Error::BudgetWrite { .. } => "budget_write",
         }
     }
 
@@ -114,7 +124,7 @@ impl Error {
             Error::Kube(kube::Error::Api(status)) => {
                 matches!(status.code, 409 | 429) || status.code >= 500
             }
-            Error::Kube(_) => true,
+            Error::Kube(_) | Error::BudgetWrite { .. } => true,
             _ => false,
         }
     }
@@ -253,6 +263,26 @@ impl Stores {
     }
 }
 
+/// Jobs the scheduling pass is starting ([`Context::starting`]): their reconciles wait.
+#[derive(Debug)]
+pub struct Starting<'a> {
+    ctx: &'a Context,
+    uids: Vec<String>,
+}
+
+impl Drop for Starting<'_> {
+    fn drop(&mut self) {
+        let mut set = self
+            .ctx
+            .starting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for uid in &self.uids {
+            set.remove(uid);
+        }
+    }
+}
+
 /// Shared by every reconcile.
 pub struct Context {
     /// The API client.
@@ -269,12 +299,11 @@ pub struct Context {
     pub now: fn() -> jiff::Timestamp,
     /// Consecutive failures per object, for the requeue backoff.
     failures: Mutex<HashMap<String, u32>>,
-    /// Per budget: the lock its writers take in turn, over the version last written.
-    budget_slots: Mutex<HashMap<String, BudgetSlot>>,
+    /// Per budget: its writer ([`crate::budget_writer`]).
+    budget_slots: BudgetSlots,
+    /// Jobs whose Start the scheduling pass is making (their uids): their reconciles wait.
+    starting: Mutex<HashSet<String>>,
 }
-
-/// One budget's writer lock, over the version this controller last wrote.
-pub type BudgetSlot = Arc<tokio::sync::Mutex<Option<BatchBudget>>>;
 
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -296,17 +325,38 @@ impl Context {
             wake: Notify::new(),
             now: jiff::Timestamp::now,
             failures: Mutex::new(HashMap::new()),
-            budget_slots: Mutex::new(HashMap::new()),
+            budget_slots: BudgetSlots::default(),
+            starting: Mutex::new(HashSet::new()),
         }
     }
 
     /// The writer slot of budget `name` (made on first use; one per budget that exists).
-    pub fn budget_slot(&self, name: &str) -> BudgetSlot {
-        let mut slots = self
-            .budget_slots
+    pub fn budget_slot(&self, name: &str) -> Arc<BudgetSlot> {
+        self.budget_slots.get(name)
+    }
+
+    /// The newest version of budget `name` this controller knows: the store's, or the one it
+    /// last wrote when the store has not caught up.
+    pub fn newest_budget(&self, name: &str) -> Option<BatchBudget> {
+        let stored = self.stores.budget(name)?;
+        let written = self.budget_slot(name).latest();
+        Some(newer(&stored, written.as_ref()).clone())
+    }
+
+    /// Marks the jobs of `uids` as being started by the scheduling pass until the returned
+    /// guard is dropped (also when the pass is cancelled half-way).
+    pub fn starting(&self, uids: Vec<String>) -> Starting<'_> {
+        let mut set = self.starting.lock().unwrap_or_else(PoisonError::into_inner);
+        set.extend(uids.iter().cloned());
+        Starting { ctx: self, uids }
+    }
+
+    /// Whether the scheduling pass is starting the job `uid`.
+    pub fn is_starting(&self, uid: &str) -> bool {
+        self.starting
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        Arc::clone(slots.entry(name.to_owned()).or_default())
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(uid)
     }
 
     /// Forgets the failures of `key` after a successful reconcile.

@@ -11,11 +11,13 @@ use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kbatch_policy::api::{
-    BatchJob, BatchJobStatus, JobPhase, PriorityRef, SUBMITTED_BY_ANNOTATION,
+    BatchJob, BatchJobStatus, GroupStatus, JobPhase, PriorityRef, SUBMITTED_BY_ANNOTATION,
 };
 use kbatch_policy::budget::ReservationState;
 use kbatch_policy::budget::ledger::consumed;
-use kbatch_policy::phase::{DependencyState, Observation, Transition, is_terminal, next_phase};
+use kbatch_policy::phase::{
+    DependencyState, Observation, Transition, is_queued, is_terminal, next_phase,
+};
 use kbatch_policy::scheduling::{Condition, merge_conditions, unschedulable};
 use kube::ResourceExt;
 
@@ -69,6 +71,47 @@ pub fn needs_pods(job: &BatchJob, owned: &[Job]) -> bool {
         })
 }
 
+/// How long a Scheduled job's Jobs may exist without a task running before it is shown
+/// Ready (waiting for nodes or images): tasks that start sooner take it straight to Running,
+/// one status write fewer.
+pub const READY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Whether the `owned` Jobs have existed for [`READY_AFTER`] (by their creation time).
+fn tasks_waiting(owned: &[Job], now: Timestamp) -> bool {
+    let wait = jiff::SignedDuration::try_from(READY_AFTER).unwrap_or_default();
+    owned
+        .iter()
+        .filter_map(|j| j.metadata.creation_timestamp.as_ref())
+        .min_by_key(|t| t.0)
+        .is_some_and(|t| now.duration_since(t.0) >= wait)
+}
+
+/// Whether `observed` says something `shown` does not: a task that started, succeeded or
+/// failed. A task that stopped running but whose outcome its Job has not counted yet is
+/// not worth a write: its count follows.
+fn worth_showing(shown: &[GroupStatus], observed: &[GroupStatus]) -> bool {
+    shown.len() != observed.len()
+        || shown.iter().zip(observed).any(|(s, o)| {
+            o.active > s.active
+                || o.succeeded != s.succeeded
+                || o.failed != s.failed
+                || o.succeeded_indexes != s.succeeded_indexes
+                || o.failed_indexes != s.failed_indexes
+        })
+}
+
+/// Fills what a job's status takes from the job and its queue the first time the controller
+/// writes it: who submitted it (from the webhook's annotation), and its queue's priority while
+/// it waits (`priority`; once scheduled it is kept).
+pub fn first_sight(job: &BatchJob, status: &mut BatchJobStatus, priority: Option<PriorityRef>) {
+    if status.submitted_by.is_none() {
+        status.submitted_by = job.annotations().get(SUBMITTED_BY_ANNOTATION).cloned();
+    }
+    if is_queued(status.phase) && priority.is_some() {
+        status.batch_priority = priority;
+    }
+}
+
 /// Whether the job asks to be terminated.
 pub fn terminate_requested(job: &BatchJob) -> bool {
     job.spec.user_command.as_deref() == Some(TERMINATE)
@@ -90,16 +133,7 @@ pub fn decide(
     let terminal = phase.is_some_and(is_terminal);
     let terminate = terminate_requested(job);
 
-    if next.submitted_by.is_none() {
-        next.submitted_by = job.annotations().get(SUBMITTED_BY_ANNOTATION).cloned();
-    }
-    // The priority is the queue's while the job waits; once scheduled it is kept.
-    if matches!(phase, None | Some(JobPhase::Queued)) && priority.is_some() {
-        next.batch_priority = priority;
-    }
-    if !owned.is_empty() {
-        next.group_status = group_status(job, owned);
-    }
+    first_sight(job, &mut next, priority);
     if let Some(record) = &current.reservation {
         next.budget_consumed = Some(consumed(record).to_f64());
     }
@@ -110,6 +144,7 @@ pub fn decide(
         dependencies: DependencyState::Met,
         reservation: current.reservation.as_ref().map(|r| r.state),
         jobs_created: all_jobs_exist(job, owned),
+        tasks_waiting: tasks_waiting(owned, now),
         groups: observe_groups(job, owned),
     };
     let mut transition = next_phase(phase, &observation);
@@ -143,6 +178,15 @@ pub fn decide(
         }
     }
 
+    if !owned.is_empty() {
+        let observed = group_status(job, owned);
+        let shown = matches!(phase, Some(JobPhase::Ready | JobPhase::Running));
+        if transition != Transition::Stay
+            || (shown && worth_showing(&current.group_status, &observed))
+        {
+            next.group_status = observed;
+        }
+    }
     if transition == Transition::Stay && phase == Some(JobPhase::Ready) {
         // Waiting for nodes: say why, in the scheduler's words, until the pods are placed.
         let fresh: Vec<Condition> = unschedulable(waiting).into_iter().collect();

@@ -1,25 +1,36 @@
 //! Driving a job's reservation through the ledger (`kbatch_policy::budget::ledger`): the
-//! pure functions decide each write, this module makes them, in the documented order.
+//! pure functions decide each write, this module makes them.
 //!
-//! [`settle`] loops: it asks [`next_step`] what is due for the job given the budget, makes
-//! that one conditional write, and asks again with the objects the API server returned,
-//! until nothing is due. **Fresh-proof rule**: a budget step (charge or refund) is made only
-//! right after a successful conditional write of the job in the same call; when there is
-//! none, the record's `attempt` is bumped and written first ([`retry`]).
+//! The usual path takes three writes of the job and shares two budget writes with other jobs:
+//! - [`intend`] (the scheduling pass's Start): J1, the intent and phase Scheduled; then
+//!   [`charge`] applies the intents of every job the pass started on one budget in one write
+//!   (B1). The acknowledgement (J2) is not written on its own: [`caught_up`] reads it from the
+//!   budget and the job's next status carries it.
+//! - [`refund`], before the final phase is written: the refund is planned in memory, applied
+//!   (B2, shared with the refunds of other reconciles at the same moment, see
+//!   [`budget_writer`](crate::budget_writer)), and acknowledged in the record the caller writes
+//!   with the final phase.
+//!
+//! [`settle`] is the general loop for everything else (a crash between two writes, a job being
+//! deleted, an older record): it asks [`next_step`] what is due given the budget, takes that
+//! step, and asks again. **Fresh-proof rule**: a charge is made only right after a
+//! successful conditional write of the job in the same call; when there is none, the record's
+//! `attempt` is bumped and written first ([`retry`]).
 //!
 //! A job being deleted counts as finished: its reservation is refunded like that of a job
 //! that ended, while the reservation finalizer ([`reservation`](crate::reservation)) keeps it.
 
+use crate::budget_writer::{Step, entry, update_budget};
 use crate::context::{Context, Error};
 use crate::decide::with_phase;
 use crate::reservation::{add_patch, patch_job};
-use crate::writes::{write_budget_status, write_job_status};
+use crate::writes::write_job_status;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::Pod;
-use kbatch_policy::api::{BatchBudget, BatchBudgetStatus, BatchJob, BatchJobStatus, JobPhase};
+use kbatch_policy::api::{BatchBudget, BatchJob, BatchJobStatus, JobPhase};
 use kbatch_policy::budget::ledger::{
-    LedgerStep, ack_charge, ack_refund, acknowledged, apply_charge, apply_refund, consumed,
-    next_step, plan_charge, plan_refund, prune, retry,
+    Charge, LedgerStep, Refund, ack_charge, ack_refund, acknowledged, apply_charge, apply_refund,
+    catch_up, consumed, next_step, plan_charge, plan_refund, retry,
 };
 use kbatch_policy::budget::{
     BudgetPlan, CostModel, LedgerEntry, LedgerEntryKind, Money, ReservationRecord, TaskRun, Usage,
@@ -29,13 +40,14 @@ use kbatch_policy::phase::{is_terminal, reason};
 use kube::ResourceExt;
 use std::collections::HashSet;
 
-/// At most this many writes per call: a full charge or refund takes three.
+/// At most this many writes per call of [`settle`].
 const MAX_STEPS: usize = 8;
 
 fn key(job: &BatchJob) -> String {
     format!("{}/{}", job.namespace().unwrap_or_default(), job.name_any())
 }
 
+/// `job`'s status with `record` as its reservation (and what it consumed).
 pub(crate) fn status_with(job: &BatchJob, record: ReservationRecord) -> BatchJobStatus {
     let mut status = job.status.clone().unwrap_or_default();
     status.budget_consumed = Some(consumed(&record).to_f64());
@@ -43,38 +55,50 @@ pub(crate) fn status_with(job: &BatchJob, record: ReservationRecord) -> BatchJob
     status
 }
 
-/// What the budget's own Charge entry for reservation `id` says it charged ("nothing" when
-/// it holds none), for people reading a RefundWithheld Event.
-fn charged_amount(budget: &BatchBudgetStatus, id: &str) -> String {
-    budget
-        .ledger
-        .iter()
-        .find(|e| e.id == id && e.kind == LedgerEntryKind::Charge)
-        .map_or_else(|| "nothing".to_owned(), |e| e.amount.to_string())
+/// `job` with its record caught up with what `budget` holds ([`catch_up`]): the charge or
+/// refund acknowledged in memory, written with the job's next status.
+pub fn caught_up(job: &BatchJob, budget: Option<&BatchBudget>) -> BatchJob {
+    let record = job.status.as_ref().and_then(|s| s.reservation.as_ref());
+    let (Some(record), Some(budget)) = (record, budget) else {
+        return job.clone();
+    };
+    let Some(status) = budget.status.as_ref() else {
+        return job.clone();
+    };
+    let caught = catch_up(record, status);
+    if caught == *record {
+        return job.clone();
+    }
+    BatchJob {
+        status: Some(status_with(job, caught)),
+        ..job.clone()
+    }
 }
 
-/// How long a ledger entry whose job is gone is kept before it is dropped: far longer than
+/// How long a Charge entry whose job is gone is kept before it is dropped: far longer than
 /// the job store can lag behind a job just created and charged.
 const ORPHAN_AGE: SignedDuration = SignedDuration::from_mins(10);
 
-/// Whether the budget's ledger `entry` may be pruned: its job acknowledged the refund, as
-/// `job` (just written) or the job store shows it, or the job is gone without a refund (its
-/// finalizer removed by force) and the entry is older than [`ORPHAN_AGE`].
-fn entry_acknowledged(ctx: &Context, job: &BatchJob, entry: &LedgerEntry, now: Timestamp) -> bool {
-    let record_of = |j: &BatchJob| j.status.as_ref().and_then(|s| s.reservation.clone());
-    if job.metadata.uid.as_deref() == Some(entry.id.as_str()) {
-        return acknowledged(entry, record_of(job).as_ref());
-    }
+/// Whether the budget's ledger `entry` may be pruned, as the job store shows its job: the
+/// job acknowledged the refund; or the job is gone and the entry is a Refund (nothing is
+/// owed any more: only the job's acknowledgement was), or a Charge older than
+/// [`ORPHAN_AGE`] (its finalizer was removed by force).
+pub(crate) fn entry_acknowledged(ctx: &Context, entry: &LedgerEntry, now: Timestamp) -> bool {
     let Some((ns, name)) = entry.job.split_once('/') else {
         return false;
     };
     match ctx.stores.job(ns, name, &entry.id) {
-        Some(j) => acknowledged(entry, record_of(&j).as_ref()),
+        Some(j) => {
+            let record = j.status.as_ref().and_then(|s| s.reservation.as_ref());
+            acknowledged(entry, record)
+        }
+        None if !ctx.stores.is_synced() => false,
+        None if entry.kind == LedgerEntryKind::Refund => true,
         None => {
-            let orphaned = ctx.stores.is_synced() && now.duration_since(entry.at.0) > ORPHAN_AGE;
+            let orphaned = now.duration_since(entry.at.0) > ORPHAN_AGE;
             if orphaned {
-                tracing::warn!(job = %entry.job, id = %entry.id, kind = ?entry.kind,
-                    "dropping the ledger entry of a job that is gone without its refund");
+                tracing::warn!(job = %entry.job, id = %entry.id,
+                    "dropping the charge of a job that is gone without its refund");
             }
             orphaned
         }
@@ -115,18 +139,14 @@ async fn usage(
     })
 }
 
-/// The Start action of the scheduling pass: adds the reservation finalizer to the job (a
-/// write of its own, before anything is reserved: a crash right after it leaves a finalizer
-/// without a charge, never the reverse), writes the reservation intent and phase Scheduled
-/// (J1, conditional on the version the finalizer write returned), then charges the budget
-/// and acknowledges it ([`settle`]). Returns the budget as last written, for the next Start
-/// of the same pass.
-pub async fn start(
+/// The charge of budget `budget` that `job`'s Start makes (priced with the budget's cost
+/// model), and its intent record.
+fn price(
     ctx: &Context,
     job: &BatchJob,
-    budget: BatchBudget,
+    budget: &BatchBudget,
     now: Timestamp,
-) -> Result<BatchBudget, Error> {
+) -> Result<ReservationRecord, Error> {
     let model_name = &budget.spec.batch_cost_model_name;
     let model = ctx
         .stores
@@ -147,7 +167,22 @@ pub async fn start(
         what: key(job),
         source,
     })?;
-    let record = plan_charge(job, &budget.name_any(), &cost, now)?;
+    Ok(plan_charge(job, &budget.name_any(), &cost, now)?)
+}
+
+/// The Start of the scheduling pass, first half: adds the reservation finalizer when the
+/// webhook did not (a write of its own, before anything is reserved: a crash right after it
+/// leaves a finalizer without a charge, never the reverse), then writes the intent and phase
+/// Scheduled (J1, conditional). `first_sight` fills what a job never looked at lacks (see
+/// [`crate::decide::first_sight`]). Returns the job as written and its charge, for [`charge`].
+pub async fn intend(
+    ctx: &Context,
+    job: &BatchJob,
+    budget: &BatchBudget,
+    first_sight: impl FnOnce(&mut BatchJobStatus),
+    now: Timestamp,
+) -> Result<(BatchJob, Charge), Error> {
+    let record = price(ctx, job, budget, now)?;
     let patched;
     let job = match add_patch(&job.metadata) {
         Some(patch) => {
@@ -156,81 +191,135 @@ pub async fn start(
         }
         None => job,
     };
-    let status = with_phase(
-        &status_with(job, record),
+    let mut status = with_phase(
+        &status_with(job, record.clone()),
         JobPhase::Scheduled,
         reason::SCHEDULED,
         "chosen to run; reserving its budget".to_owned(),
         now,
     );
+    first_sight(&mut status);
     let written = write_job_status(ctx, job, &status).await?;
-    let (_, budget) = settle(ctx, written, budget, true, now).await?;
-    Ok(budget)
-}
-
-/// How many times a budget write is tried again after a conflict with a writer outside this
-/// controller (an administrator changing the spec).
-const BUDGET_CONFLICTS: usize = 3;
-
-/// The newer of two versions of a budget (resourceVersions are etcd revisions; an
-/// unreadable one loses).
-fn newer<'a>(a: &'a BatchBudget, b: Option<&'a BatchBudget>) -> &'a BatchBudget {
-    let version = |x: &BatchBudget| {
-        x.metadata
-            .resource_version
-            .as_deref()
-            .and_then(|v| v.parse::<u64>().ok())
+    let charge = Charge {
+        id: record.id.clone(),
+        job: key(&written),
+        amount: record.amount,
+        ceiling: record.ceiling(),
     };
-    match b {
-        Some(b) if version(b) > version(a) => b,
-        _ => a,
-    }
+    Ok((written, charge))
 }
 
-/// Writes `budget`'s status as `step` makes it from the latest version this controller knows
-/// (`None`: nothing to write), returning the budget as stored and what `step` returned.
-///
-/// One writer per budget at a time, starting from the version it last wrote: reconciles
-/// refunding against the same budget at once would otherwise collide on its resourceVersion,
-/// each collision costing a failed write, a retry of the job's record and a requeue. A
-/// conflict left (someone else wrote) reads the budget and applies `step` again: a budget step
-/// is idempotent and the job's fresh proof still holds (only this reconcile acknowledges it).
-async fn update_budget<T>(
+/// B1 for the intents the pass just wrote (each one's fresh proof) on `budget`: one write.
+/// Returns the budget as stored; a charge missing from it failed (the job's reconcile
+/// charges it later, after a fresh proof of its own).
+pub async fn charge(
     ctx: &Context,
-    seen: &BatchBudget,
-    step: impl Fn(&BatchBudgetStatus) -> Option<(BatchBudgetStatus, T)>,
-) -> Result<(BatchBudget, Option<T>), Error> {
-    let slot = ctx.budget_slot(&seen.name_any());
-    let mut last = slot.lock().await;
-    // The budget status holds an entry per running job: cloned once, not per look.
-    let mut current = newer(seen, last.as_ref()).clone();
-    let empty = BatchBudgetStatus::default();
-    let mut conflicts = 0;
-    loop {
-        let Some((status, out)) = step(current.status.as_ref().unwrap_or(&empty)) else {
-            return Ok((current, None));
-        };
-        match write_budget_status(&ctx.client, &current, &status).await {
-            Ok(written) => {
-                *last = Some(written.clone());
-                return Ok((written, Some(out)));
-            }
-            Err(e) if e.is_conflict() && conflicts < BUDGET_CONFLICTS => {
-                conflicts += 1;
-                let api: kube::Api<BatchBudget> = kube::Api::all(ctx.client.clone());
-                current = api.get(&current.name_any()).await?;
-            }
-            Err(e) => {
-                *last = None;
-                return Err(e);
+    budget: &BatchBudget,
+    charges: Vec<Charge>,
+    now: Timestamp,
+) -> Result<BatchBudget, Error> {
+    let plan = BudgetPlan::from_budget(budget).map_err(|source| Error::InvalidBudget {
+        name: budget.name_any(),
+        source,
+    })?;
+    let id = charges.first().map(|c| c.id.clone()).unwrap_or_default();
+    let step: Step = Box::new(move |current| {
+        let mut status = None;
+        for charge in &charges {
+            let applied = apply_charge(status.as_ref().unwrap_or(current), &plan, charge, now);
+            if applied.applied {
+                status = Some(applied.status);
             }
         }
+        status
+    });
+    update_budget(ctx, budget, &id, step).await
+}
+
+/// B2 for a finished job (or one being deleted) whose `record` is Charged, before its final
+/// status is written (`job` carries that status: its run time ends with it): plans the refund
+/// from what it used, applies it to `budget` (shared with
+/// the refunds queued at the same moment), and returns the record acknowledging it, for the
+/// caller to write, with the budget as stored.
+pub async fn refund(
+    ctx: &Context,
+    job: &BatchJob,
+    record: &ReservationRecord,
+    budget: &BatchBudget,
+    now: Timestamp,
+) -> Result<(ReservationRecord, BatchBudget), Error> {
+    let status = job.status.clone().unwrap_or_default();
+    let planned = plan_refund(record, usage(ctx, job, &status, now).await?)?;
+    let claim = Refund {
+        id: planned.id.clone(),
+        job: key(job),
+        amount: planned.refund.unwrap_or(Money::ZERO),
+        actual_cost: planned.actual_cost.unwrap_or(Money::ZERO),
+    };
+    let written = apply_refunds(ctx, budget, claim.clone(), now).await?;
+    let Some(given) = entry(&written, &claim.id, LedgerEntryKind::Refund) else {
+        return Err(Error::BudgetWrite {
+            name: budget.name_any(),
+            message: format!(
+                "the refund of {} is missing from the budget written",
+                key(job)
+            ),
+        });
+    };
+    warn_withheld(ctx, job, &written, &claim, given);
+    Ok((ack_refund(&planned, given)?, written))
+}
+
+async fn apply_refunds(
+    ctx: &Context,
+    budget: &BatchBudget,
+    claim: Refund,
+    now: Timestamp,
+) -> Result<BatchBudget, Error> {
+    let plan = BudgetPlan::from_budget(budget).map_err(|source| Error::InvalidBudget {
+        name: budget.name_any(),
+        source,
+    })?;
+    let id = claim.id.clone();
+    let step: Step = Box::new(move |current| {
+        let applied = apply_refund(current, &plan, &claim, now);
+        applied.applied.then_some(applied.status)
+    });
+    update_budget(ctx, budget, &id, step).await
+}
+
+/// A record that claims another refund than its budget's Charge entry allows was altered: say
+/// so on the job. (A record with no Charge entry left is a replay, or a stale view of a job
+/// refunded already: nothing moved, nothing to say.)
+fn warn_withheld(
+    ctx: &Context,
+    job: &BatchJob,
+    budget: &BatchBudget,
+    claim: &Refund,
+    given: &LedgerEntry,
+) {
+    let Some(charged) = given.charged else {
+        return;
+    };
+    if given.amount == claim.amount {
+        return;
     }
+    let note = format!(
+        "the job's reservation record claims a refund of {}, but budget {} charged it {}: {} \
+         refunded (the record was altered)",
+        claim.amount,
+        budget.name_any(),
+        charged,
+        given.amount,
+    );
+    tracing::warn!(job = %key(job), "{note}");
+    crate::events::warn(ctx.events.as_ref(), job, "RefundWithheld", note);
 }
 
 /// Takes every ledger step due for `job` against `budget`; `fresh` says whether `job` was
 /// just returned by a successful write (see the module docs). Returns the job and the budget
-/// as last written (or as given).
+/// as last written (or as given). The job's acknowledgements are written here only when
+/// the job is finished (no later status write would carry them).
 pub async fn settle(
     ctx: &Context,
     mut job: BatchJob,
@@ -238,40 +327,29 @@ pub async fn settle(
     mut fresh: bool,
     now: Timestamp,
 ) -> Result<(BatchJob, BatchBudget), Error> {
-    let plan = BudgetPlan::from_budget(&budget).map_err(|source| Error::InvalidBudget {
-        name: budget.name_any(),
-        source,
-    })?;
     for _ in 0..MAX_STEPS {
-        let status = job.status.clone().unwrap_or_default();
+        let finished = job
+            .status
+            .as_ref()
+            .and_then(|s| s.phase)
+            .is_some_and(is_terminal)
+            || job.metadata.deletion_timestamp.is_some();
+        let view = caught_up(&job, Some(&budget));
+        let status = view.status.clone().unwrap_or_default();
         let Some(record) = status.reservation.clone() else {
             return Ok((job, budget));
         };
-        let finished =
-            status.phase.is_some_and(is_terminal) || job.metadata.deletion_timestamp.is_some();
         let budget_status = budget.status.clone().unwrap_or_default();
         let step = next_step(Some(&record), finished, &budget_status, &key(&job));
         tracing::debug!(job = %key(&job), ?step, "ledger step");
         match step {
-            LedgerStep::Idle | LedgerStep::Done => return Ok((job, budget)),
-            LedgerStep::ApplyCharge(_) | LedgerStep::ApplyRefund(_) if !fresh => {
+            LedgerStep::Idle | LedgerStep::Done | LedgerStep::Prune => return Ok((job, budget)),
+            LedgerStep::ApplyCharge(_) if !fresh => {
                 job = write_job_status(ctx, &job, &status_with(&job, retry(&record))).await?;
                 fresh = true;
             }
             LedgerStep::ApplyCharge(charge) => {
-                let (written, applied) = update_budget(ctx, &budget, |current| {
-                    let applied = apply_charge(current, &plan, &charge, now);
-                    let (pruned, _) = prune(&applied.status, |e| {
-                        e.id != charge.id && entry_acknowledged(ctx, &job, e, now)
-                    });
-                    Some((pruned, applied))
-                })
-                .await?;
-                if applied.is_some_and(|a| !a.overdrawn.is_empty()) {
-                    tracing::warn!(job = %key(&job),
-                        "charge took windows beyond their amount (admitted on a stale view)");
-                }
-                budget = written;
+                budget = self::charge(ctx, &budget, vec![charge], now).await?;
                 fresh = false;
             }
             LedgerStep::AckCharge(entry) => {
@@ -280,56 +358,22 @@ pub async fn settle(
                 fresh = true;
             }
             LedgerStep::PlanRefund => {
-                let planned = plan_refund(&record, usage(ctx, &job, &status, now).await?)?;
-                job = write_job_status(ctx, &job, &status_with(&job, planned)).await?;
-                fresh = true;
-            }
-            LedgerStep::ApplyRefund(refund) => {
-                let (written, applied) = update_budget(ctx, &budget, |current| {
-                    let applied = apply_refund(current, &plan, &refund, now);
-                    let (pruned, _) = prune(&applied.status, |e| {
-                        e.id != refund.id && entry_acknowledged(ctx, &job, e, now)
-                    });
-                    Some((pruned, (applied, charged_amount(current, &refund.id))))
-                })
-                .await?;
+                let (acked, written) = refund(ctx, &view, &record, &budget, now).await?;
                 budget = written;
+                job = write_job_status(ctx, &job, &status_with(&job, acked)).await?;
+                fresh = true;
+                ctx.wake.notify_one();
+            }
+            LedgerStep::ApplyRefund(claim) => {
+                // A record planned by an older controller: apply it as it stands.
+                budget = apply_refunds(ctx, &budget, claim, now).await?;
                 fresh = false;
-                if let Some((applied, charged)) = applied
-                    && applied.applied
-                    && applied.withheld > Money::ZERO
-                {
-                    let note = format!(
-                        "the job's reservation record claims a refund of {}, but budget {} \
-                         charged it {}: {} refunded, {} withheld (the record was altered)",
-                        refund.amount,
-                        budget.name_any(),
-                        charged,
-                        applied.entry.amount,
-                        applied.withheld
-                    );
-                    tracing::warn!(job = %key(&job), "{note}");
-                    crate::events::warn(ctx.events.as_ref(), &job, "RefundWithheld", note);
-                }
             }
             LedgerStep::AckRefund(entry) => {
                 let acked = ack_refund(&record, &entry)?;
                 job = write_job_status(ctx, &job, &status_with(&job, acked)).await?;
                 fresh = true;
                 ctx.wake.notify_one();
-            }
-            LedgerStep::Prune => {
-                let (written, removed) = update_budget(ctx, &budget, |current| {
-                    let (pruned, removed) =
-                        prune(current, |e| entry_acknowledged(ctx, &job, e, now));
-                    (removed > 0).then_some((pruned, removed))
-                })
-                .await?;
-                if removed.is_none() {
-                    return Ok((job, budget));
-                }
-                budget = written;
-                fresh = false;
             }
         }
     }

@@ -13,6 +13,7 @@
 //!   scheduling pass), [`finalizers`] (in-use protection of policy objects), [`leader`]
 //!   (Lease-based leader election) and [`run`](run()) (wiring).
 
+pub mod budget_writer;
 pub mod context;
 pub mod decide;
 mod events;

@@ -52,6 +52,8 @@ struct WindowLabels {
 
 /// Pass durations in seconds, from 1 ms to 10 s.
 const PASS_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0, 10.0];
+/// Steps per budget write: 1 when nothing was shared.
+const STEPS_PER_WRITE_BUCKETS: [f64; 7] = [1.0, 2.0, 4.0, 8.0, 16.0, 64.0, 256.0];
 
 /// The controller's metrics and health, shared with its probe server.
 #[derive(Debug)]
@@ -63,6 +65,7 @@ pub struct Observed {
     jobs: Family<QueueLabels, Gauge>,
     spent: Family<WindowLabels, Gauge<f64, AtomicU64>>,
     amount: Family<WindowLabels, Gauge<f64, AtomicU64>>,
+    budget_writes: Histogram,
     leader: Gauge,
     context: OnceLock<Arc<Context>>,
 }
@@ -84,6 +87,7 @@ impl Observed {
         let spent = Family::<WindowLabels, Gauge<f64, AtomicU64>>::default();
         let amount = Family::<WindowLabels, Gauge<f64, AtomicU64>>::default();
         let leader = Gauge::default();
+        let budget_writes = Histogram::new(STEPS_PER_WRITE_BUCKETS);
         registry.register(
             "kbatch_controller_reconciles",
             "BatchJob reconciles, by result and error kind",
@@ -115,6 +119,11 @@ impl Observed {
             amount.clone(),
         );
         registry.register(
+            "kbatch_controller_budget_steps_per_write",
+            "Ledger steps (charges, refunds) that one budget status write carried",
+            budget_writes.clone(),
+        );
+        registry.register(
             "kbatch_controller_leader",
             "1 while this replica holds the leader lease",
             leader.clone(),
@@ -127,6 +136,7 @@ impl Observed {
             jobs,
             spent,
             amount,
+            budget_writes,
             leader,
             context: OnceLock::new(),
         }
@@ -152,6 +162,10 @@ impl Observed {
             },
         };
         self.reconciles.get_or_create(&labels).inc();
+    }
+
+    pub(crate) fn budget_written(&self, steps: usize) {
+        self.budget_writes.observe(steps as f64);
     }
 
     pub(crate) fn pass_took(&self, elapsed: Duration) {

@@ -184,6 +184,42 @@ pub fn serve(mut handle: Handle, expected: Vec<Expect>) -> JoinHandle<()> {
     })
 }
 
+/// Serves `expected` in whatever order the requests come (each answered by the first
+/// expectation of its method, URI and body not used yet), then asserts that no other request
+/// comes: for requests sent concurrently.
+pub fn serve_any_order(mut handle: Handle, mut expected: Vec<Expect>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        while !expected.is_empty() {
+            let Some((request, send)) = handle.next_request().await else {
+                panic!("{} requests never came", expected.len());
+            };
+            let method = request.method().clone();
+            let uri = request.uri().to_string();
+            let bytes = request
+                .into_body()
+                .collect_bytes()
+                .await
+                .unwrap_or_default();
+            let got: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            let Some(i) = expected.iter().position(|e| {
+                e.method == method && e.uri == uri && e.body.as_ref().is_none_or(|b| *b == got)
+            }) else {
+                panic!("unexpected request: {method} {uri} {got}");
+            };
+            let e = expected.remove(i);
+            let reply = serde_json::to_vec(&e.reply).unwrap_or_default();
+            let response = Response::builder()
+                .status(e.status)
+                .body(Body::from(reply))
+                .unwrap_or_else(|_| Response::new(Body::empty()));
+            send.send_response(response);
+        }
+        if let Some((request, _)) = handle.next_request().await {
+            panic!("unexpected request: {} {}", request.method(), request.uri());
+        }
+    })
+}
+
 /// Waits for the verifier (after the test dropped every client).
 pub async fn finish(verifier: JoinHandle<()>) {
     match tokio::time::timeout(Duration::from_secs(5), verifier).await {

@@ -1,24 +1,32 @@
 //! Reconciling one BatchJob: observe its owned Jobs, decide ([`decide`]), apply.
 //!
-//! Order of writes: delete Jobs, create Jobs, patch the status. When the status changed the
-//! reconcile ends there (the status event brings the next one); otherwise the reservation
-//! is settled through the ledger ([`ledger_io::settle`]), e.g. the refund of a finished job,
-//! and the reservation finalizer follows ([`reservation::plan`]).
+//! A queued job (no phase yet, or Queued) is the scheduling pass's: its reconcile only wakes
+//! the pass for a job it has not seen. A job the pass is starting waits for the Start to end.
+//!
+//! Otherwise, in order: delete Jobs, create Jobs, write the status. The job is read with its
+//! reservation caught up with its budget ([`ledger_io::caught_up`]), so the status written
+//! carries the charge's acknowledgement. A status that reaches Succeeded or Failed is
+//! written only after the refund is applied ([`ledger_io::refund`]), with its
+//! acknowledgement, and the reservation finalizer goes in the same reconcile. When the status
+//! does not change, the ledger is settled ([`ledger_io::settle`]: what a crash between two
+//! writes left), and the reservation finalizer follows ([`reservation::plan`]).
 //!
 //! A BatchJob being deleted takes another path (`release`): no Job is created and no phase
 //! decided; its Jobs are deleted, its reservation refunded, then its finalizer removed.
 
+use crate::budget_writer::entry;
 use crate::context::{Context, Error};
-use crate::decide::{decide, needs_pods};
+use crate::decide::{READY_AFTER, decide, needs_pods};
 use crate::job::JOB_LABEL;
 use crate::ledger_io;
 use crate::reservation::{self, FinalizerStep, patch_job};
 use crate::writes::{create_job, delete_job, write_job_status};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
-use kbatch_policy::api::{BatchBudget, BatchBudgetStatus, BatchJob, JobPhase};
-use kbatch_policy::budget::ReservationState;
-use kbatch_policy::phase::is_terminal;
+use kbatch_policy::api::{BatchBudget, BatchBudgetStatus, BatchJob, BatchJobStatus, JobPhase};
+use kbatch_policy::budget::ledger::ack_refund;
+use kbatch_policy::budget::{LedgerEntryKind, ReservationRecord, ReservationState};
+use kbatch_policy::phase::{is_queued, is_terminal};
 use kube::api::ListParams;
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
@@ -30,10 +38,14 @@ const RESYNC: Duration = Duration::from_secs(300);
 /// How often a Ready job is looked at: its pods' scheduling changes no Job status, so no
 /// event says when they become unschedulable or placed.
 const READY_RESYNC: Duration = Duration::from_secs(10);
+/// How soon a job the scheduling pass is starting is looked at again.
+const STARTING_RETRY: Duration = Duration::from_millis(200);
 
 fn resync(job: &BatchJob) -> Duration {
     match job.status.as_ref().and_then(|s| s.phase) {
         Some(JobPhase::Ready) => READY_RESYNC,
+        // To show it Ready if its tasks have not started by then.
+        Some(JobPhase::Scheduled) => READY_AFTER,
         _ => RESYNC,
     }
 }
@@ -76,15 +88,31 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
         .uid
         .clone()
         .ok_or_else(|| Error::unidentified(&job, "uid"))?;
+    if ctx.is_starting(&uid) {
+        // The pass is between the intent and the charge: its view is the fresh one.
+        return Ok(Action::requeue(STARTING_RETRY));
+    }
     let now = (ctx.now)();
+    let budget = reserved_budget(&ctx, &job);
+    let job = ledger_io::caught_up(&job, budget.as_ref());
+    let phase = job.status.as_ref().and_then(|s| s.phase);
+    let reserved = job.status.as_ref().is_some_and(|s| s.reservation.is_some());
 
     // From the watch cache: a Job created a moment ago may be missing, and is then created
     // again, which the API server refuses (409) and `create_job` takes as done.
     let owned = ctx.stores.owned_jobs(&job, &namespace, &uid);
     if job.metadata.deletion_timestamp.is_some() {
-        let action = release(&ctx, (*job).clone(), &owned, now).await?;
+        let action = release(&ctx, job.clone(), &owned, budget, now).await?;
         ctx.succeeded(&key(&job));
         return Ok(action);
+    }
+    if is_queued(phase) && !reserved {
+        // The scheduling pass writes a queued job's status: Scheduled, or why it waits.
+        if phase.is_none() {
+            ctx.wake.notify_one();
+        }
+        ctx.succeeded(&key(&job));
+        return Ok(Action::requeue(RESYNC));
     }
     let priority = ctx
         .stores
@@ -105,24 +133,30 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
         tracing::info!(batchjob = %format!("{namespace}/{name}"), job = %k8s.name_any(), "creating Job");
         create_job(&ctx.client, k8s).await?;
     }
-    if let Some(status) = &decision.status {
-        let written = write_job_status(&ctx, &job, status).await?;
-        if written
-            .status
-            .as_ref()
-            .and_then(|s| s.phase)
-            .is_some_and(is_terminal)
-        {
+    if let Some(status) = decision.status {
+        let (status, budget) = refund_before_the_end(&ctx, &job, status, budget, now).await?;
+        let written = write_job_status(&ctx, &job, &status).await?;
+        let finished = status.phase.is_some_and(is_terminal);
+        if finished {
             // A finished job frees its place (and, once refunded, its budget).
             ctx.wake.notify_one();
+            if let FinalizerStep::Remove(patch) =
+                reservation::plan(&written, budget_status(budget.as_ref()).as_ref())
+            {
+                patch_job(&ctx.client, &written, patch).await?;
+            }
         }
         ctx.succeeded(&key(&job));
-        return Ok(Action::requeue(resync(&written)));
+        return Ok(if finished {
+            Action::requeue(RESYNC)
+        } else {
+            Action::requeue(resync(&written))
+        });
     }
 
     let status = job.status.clone().unwrap_or_default();
-    let mut latest = (*job).clone();
-    let mut budget = reserved_budget(&ctx, &latest);
+    let mut latest = job.clone();
+    let mut budget = budget;
     if let Some(record) = &status.reservation {
         match budget.take() {
             Some(b) => {
@@ -160,10 +194,63 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
     })
 }
 
-/// The budget `job`'s reservation names, when it has one and the budget exists.
+/// `status`, when it ends the job, with its reservation refunded first: the budget gets its
+/// money back before anyone sees the job finished, and the record written acknowledges it.
+/// Other statuses, and jobs whose budget is gone, are returned as they are.
+async fn refund_before_the_end(
+    ctx: &Context,
+    job: &BatchJob,
+    status: BatchJobStatus,
+    budget: Option<BatchBudget>,
+    now: jiff::Timestamp,
+) -> Result<(BatchJobStatus, Option<BatchBudget>), Error> {
+    let ends = status.phase.is_some_and(is_terminal);
+    let Some(record) = status.reservation.clone().filter(|_| ends) else {
+        return Ok((status, budget));
+    };
+    let Some(b) = budget.as_ref() else {
+        if record.state != ReservationState::Refunded {
+            refund_dropped(ctx, job, &record);
+        }
+        return Ok((status, budget));
+    };
+    let finished = BatchJob {
+        status: Some(status),
+        ..job.clone()
+    };
+    let (acked, written) = match record.state {
+        ReservationState::Charged => {
+            let (acked, written) = ledger_io::refund(ctx, &finished, &record, b, now).await?;
+            (acked, Some(written))
+        }
+        // Applied before a crash: its acknowledgement is the budget's entry.
+        ReservationState::Refunding => match entry(b, &record.id, LedgerEntryKind::Refund) {
+            Some(given) => (ack_refund(&record, given)?, budget),
+            None => (record, budget),
+        },
+        // Not charged yet (the reconcile's settle charges, then refunds), or refunded.
+        ReservationState::Charging | ReservationState::Refunded => (record, budget),
+    };
+    Ok((ledger_io::status_with(&finished, acked), written))
+}
+
+/// The budget of `record` is gone: what the job did not use cannot be given back. Said on
+/// the job, never silently.
+fn refund_dropped(ctx: &Context, job: &BatchJob, record: &ReservationRecord) {
+    tracing::warn!(batchjob = %key(job), budget = %record.budget,
+        "the budget of the reservation no longer exists: nothing to refund");
+    let note = format!(
+        "budget {} no longer exists: the unused part of the reservation ({}) is not refunded",
+        record.budget, record.amount
+    );
+    crate::events::warn(ctx.events.as_ref(), job, "RefundDropped", note);
+}
+
+/// The budget `job`'s reservation names, when it has one and the budget exists: the newest
+/// version this controller knows.
 fn reserved_budget(ctx: &Context, job: &BatchJob) -> Option<BatchBudget> {
     let record = job.status.as_ref()?.reservation.as_ref()?;
-    ctx.stores.budget(&record.budget)
+    ctx.newest_budget(&record.budget)
 }
 
 fn budget_status(budget: Option<&BatchBudget>) -> Option<BatchBudgetStatus> {
@@ -178,10 +265,11 @@ async fn release(
     ctx: &Context,
     job: BatchJob,
     owned: &[Job],
+    budget: Option<BatchBudget>,
     now: jiff::Timestamp,
 ) -> Result<Action, Error> {
     let namespace = job.namespace().unwrap_or_default();
-    let mut budget = reserved_budget(ctx, &job);
+    let mut budget = budget;
     let mut job = job;
     if reservation::plan(&job, budget_status(budget.as_ref()).as_ref()) == FinalizerStep::Settle {
         // The pods stop before the refund is priced: what they run after it is not counted
@@ -208,13 +296,7 @@ async fn release(
                 && budget.is_none()
                 && record.state != ReservationState::Refunded
             {
-                tracing::warn!(batchjob = %key(&job), budget = %record.budget,
-                    "the budget of the reservation no longer exists: nothing to refund");
-                let note = format!(
-                    "budget {} no longer exists: the unused part of the reservation ({}) is not refunded",
-                    record.budget, record.amount
-                );
-                crate::events::warn(ctx.events.as_ref(), &job, "RefundDropped", note);
+                refund_dropped(ctx, &job, record);
             }
             patch_job(&ctx.client, &job, patch).await?;
             Ok(Action::await_change())

@@ -2,19 +2,22 @@
 //! holds budget must still give back the part it did not use.
 //!
 //! The invariant: a BatchJob carries the finalizer whenever its reservation may be charged
-//! and is not yet settled (refunded, and its ledger entries pruned).
-//! - It is added **before** the charge's intent is written ([`ledger_io::start`]), in a
-//!   separate write: a crash between the two leaves a finalizer without a charge (harmless:
-//!   removed on deletion or once the job ends), never a charge without a finalizer.
+//! and is not yet settled (refunded).
+//! - The webhook adds it when the job is created
+//!   ([`hold_for_refund`](kbatch_policy::submission::hold_for_refund)). A job created while
+//!   the webhook was bypassed gets it **before** the charge's intent is written
+//!   ([`ledger_io::intend`]), in a separate write: a crash between the two leaves a finalizer
+//!   without a charge (harmless: removed on deletion or once the job ends), never a charge
+//!   without a finalizer.
 //! - On a BatchJob being deleted, the reconcile stops its Jobs, settles the reservation
 //!   through the ledger (the same exactly-once refund as a finished job, with the run time
 //!   counted up to now), and only then removes the finalizer.
-//! - A finished job loses the finalizer as soon as it is settled, so that deleting it later
-//!   is immediate.
+//! - A finished job loses the finalizer as soon as it is refunded (in the reconcile that
+//!   writes its final phase), so that deleting it later is immediate.
 //!
 //! [`plan`] is the pure decision; [`patch_job`] is the write.
 //!
-//! [`ledger_io::start`]: crate::ledger_io::start
+//! [`ledger_io::intend`]: crate::ledger_io::intend
 
 use crate::context::Error;
 use crate::finalizers;
@@ -36,7 +39,7 @@ pub enum FinalizerStep {
     /// The job is being deleted and its reservation is not settled: take the ledger steps
     /// first (with the job counted as finished), then ask again.
     Settle,
-    /// Remove it with this JSON patch: the reservation is settled or was never made, and
+    /// Remove it with this JSON patch: the reservation is refunded or was never made, and
     /// the job is finished or being deleted.
     Remove(Value),
 }
@@ -59,16 +62,14 @@ pub fn remove_patch(meta: &ObjectMeta) -> Option<Value> {
 }
 
 /// Whether nothing more is owed between `record` and its budget: no reservation, or one
-/// refunded whose entries have left the budget's ledger. `budget` is `None` when the budget
-/// no longer exists: nothing can be refunded to it, so there is nothing left to wait for.
+/// refunded. (The budget's Refund entry may stay a while: it is pruned with a later write,
+/// or as soon as the job is gone.) `budget` is `None` when the budget no longer exists:
+/// nothing can be refunded to it, so there is nothing left to wait for.
 pub fn settled(record: Option<&ReservationRecord>, budget: Option<&BatchBudgetStatus>) -> bool {
     let Some(r) = record else {
         return true;
     };
-    let Some(budget) = budget else {
-        return true;
-    };
-    r.state == ReservationState::Refunded && !budget.ledger.iter().any(|e| e.id == r.id)
+    budget.is_none() || r.state == ReservationState::Refunded
 }
 
 /// The finalizer step for `job`, given the status of the budget its reservation names

@@ -1,28 +1,37 @@
 //! The periodic scheduling pass: a [`SchedulingSnapshot`] from the reflector stores, the
 //! policy crate's [`schedule`], and its actions applied.
 //!
-//! - Start → the ledger's charge sequence ([`ledger_io::start`]): the intent and phase
-//!   Scheduled on the job, the charge on the budget (keyed by the reservation id), the
-//!   acknowledgement on the job; the BatchJob reconcile then creates the Jobs and moves it
-//!   to Ready.
-//! - Wait → the job's waiting conditions, written only when they changed.
+//! - Start → the intent and phase Scheduled on each job ([`ledger_io::intend`]), then one
+//!   charge per budget for every job started on it ([`ledger_io::charge`]); the BatchJob
+//!   reconcile then creates the Jobs. Reconciles of the jobs being started wait until their
+//!   charge is written ([`Context::is_starting`]).
+//! - Wait → phase Queued and the job's waiting conditions, written only when they changed.
 //! - Fail → phase Failed with the reason.
 //!
-//! - Budgets whose windows ended are rolled and written, so they show the current window.
+//! A job the controller has not looked at yet (no phase) gets its first status here: Scheduled
+//! when it can start at once, else Queued with why it waits.
+//!
+//! - Budgets whose windows ended are rolled and written, so they show the current window; so
+//!   are budgets holding entries their jobs acknowledged, when no charge pruned them.
 //!
 //! Runs every [`PERIOD`] and whenever [`Context::wake`] is notified (queue or budget
-//! changes, finished jobs).
+//! changes, new or finished jobs).
 
+use crate::budget_writer::{Step, update_budget};
 use crate::context::{Context, Error};
-use crate::decide::with_phase;
+use crate::decide::{first_sight, with_phase};
 use crate::ledger_io;
-use crate::writes::{write_budget_status, write_job_status};
+use crate::writes::write_job_status;
+use futures::StreamExt;
 use jiff::Timestamp;
 use kbatch_policy::api::{BatchBudget, BatchJob, JobPhase};
-use kbatch_policy::budget::{BudgetPlan, roll_due};
+use kbatch_policy::budget::ledger::Charge;
+use kbatch_policy::budget::{BudgetPlan, LedgerEntry, roll_due};
+use kbatch_policy::phase::reason;
 use kbatch_policy::scheduling::{Action, SchedulingSnapshot, merge_conditions, schedule};
 use kube::ResourceExt;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The longest time between two passes.
@@ -51,9 +60,7 @@ pub async fn pass(ctx: &Context, now: Timestamp) -> usize {
     let started = std::time::Instant::now();
     let snapshot = snapshot(ctx);
     let actions = schedule(&snapshot, now);
-    // Budgets as last written in this pass: two Starts on one budget must chain their
-    // conditional writes.
-    let mut budgets: HashMap<String, BatchBudget> = HashMap::new();
+    let mut starts: Vec<(Arc<BatchJob>, String)> = Vec::new();
     let mut failures = 0;
     for action in actions {
         let job_ref = action.job();
@@ -64,23 +71,128 @@ pub async fn pass(ctx: &Context, now: Timestamp) -> usize {
             // Going away: never reserve for it (the reconcile releases it).
             continue;
         }
-        if let Err(error) = apply(ctx, &job, action, &mut budgets, now).await {
+        if let Action::Start { budget, .. } = action {
+            starts.push((job, budget.to_owned()));
+            continue;
+        }
+        if let Err(error) = apply(ctx, &job, action, now).await {
             failures += 1;
-            if error.is_conflict() {
-                tracing::debug!(job = %job_ref, %error, "stale view; next pass retries");
-            } else {
-                tracing::warn!(job = %job_ref, %error, "scheduling action failed");
-            }
+            log_failure(&job_ref.to_string(), &error);
         }
     }
-    let failures = failures + roll_budgets(ctx, &budgets, now).await;
+    let (failed, written) = start_all(ctx, starts, now).await;
+    let failures = failures + failed + roll_budgets(ctx, &written, now).await;
     ctx.observed.pass_took(started.elapsed());
     failures
 }
 
+fn log_failure(job: &str, error: &Error) {
+    if error.is_conflict() {
+        tracing::debug!(%job, %error, "stale view; next pass retries");
+    } else {
+        tracing::warn!(%job, %error, "scheduling action failed");
+    }
+}
+
+/// How many intents are written at once.
+const INTENTS_AT_ONCE: usize = 8;
+
+/// The Starts of one pass: every intent (J1), then one charge per budget (B1). Returns how
+/// many failed and the budgets as written.
+async fn start_all(
+    ctx: &Context,
+    starts: Vec<(Arc<BatchJob>, String)>,
+    now: Timestamp,
+) -> (usize, HashMap<String, BatchBudget>) {
+    let mut written = HashMap::new();
+    if starts.is_empty() {
+        return (0, written);
+    }
+    let uids: Vec<String> = starts
+        .iter()
+        .filter_map(|(j, _)| j.metadata.uid.clone())
+        .collect();
+    let _starting = ctx.starting(uids);
+    let intents: Vec<(String, Result<Charge, Error>)> = futures::stream::iter(starts)
+        .map(|(job, budget)| async move {
+            let outcome = intend_one(ctx, &job, &budget, now).await;
+            if let Err(error) = &outcome {
+                log_failure(
+                    &format!("{}/{}", job.namespace().unwrap_or_default(), job.name_any()),
+                    error,
+                );
+            }
+            (budget, outcome)
+        })
+        // In the pass's order, so that charges apply in priority order.
+        .buffered(INTENTS_AT_ONCE)
+        .collect()
+        .await;
+    let mut failures = 0;
+    let mut by_budget: HashMap<String, Vec<Charge>> = HashMap::new();
+    for (budget, outcome) in intents {
+        match outcome {
+            Ok(charge) => by_budget.entry(budget).or_default().push(charge),
+            Err(_) => failures += 1,
+        }
+    }
+    for (name, charges) in by_budget {
+        let Some(budget) = ctx.newest_budget(&name) else {
+            failures += charges.len();
+            continue;
+        };
+        let count = charges.len();
+        tracing::info!(budget = %name, jobs = count, "charging the jobs started");
+        match ledger_io::charge(ctx, &budget, charges, now).await {
+            Ok(b) => {
+                written.insert(name, b);
+            }
+            Err(error) => {
+                // Their reconciles charge them one by one, each after a fresh proof.
+                failures += count;
+                tracing::warn!(budget = %name, %error, "charging the jobs started failed");
+            }
+        }
+    }
+    (failures, written)
+}
+
+async fn intend_one(
+    ctx: &Context,
+    job: &BatchJob,
+    budget: &str,
+    now: Timestamp,
+) -> Result<Charge, Error> {
+    let current = ctx
+        .newest_budget(budget)
+        .ok_or_else(|| Error::MissingPolicy {
+            kind: "BatchBudget",
+            name: budget.to_owned(),
+            context: format!(": the queue of {} names it", job.name_any()),
+        })?;
+    tracing::info!(job = %job.name_any(), %budget, "starting: reserving the budget");
+    let priority = queue_priority(ctx, job);
+    let (_, charge) =
+        ledger_io::intend(ctx, job, &current, |s| first_sight(job, s, priority), now).await?;
+    Ok(charge)
+}
+
+fn queue_priority(ctx: &Context, job: &BatchJob) -> Option<kbatch_policy::api::PriorityRef> {
+    let namespace = job.namespace().unwrap_or_default();
+    ctx.stores
+        .queue_priority(&namespace, &job.spec.batch_queue_name)
+}
+
+/// Acknowledged entries a budget may hold before a write of their own prunes them (other
+/// budget writes prune them anyway).
+const PRUNE_BATCH: usize = 64;
+/// How long an acknowledged entry may stay when no other write prunes it.
+const PRUNE_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+
 /// Writes the budgets whose windows ended since their last write, rolled (the ledger rolls
 /// them too, but only when it charges or refunds): `kubectl get bbud` then shows the current
-/// window. At most one write per budget per window. Returns how many writes failed.
+/// window. At most one write per budget per window. Budgets holding many entries their jobs
+/// acknowledged, or old ones, are written too, to prune them. Returns how many writes failed.
 async fn roll_budgets(
     ctx: &Context,
     written: &HashMap<String, BatchBudget>,
@@ -89,17 +201,31 @@ async fn roll_budgets(
     let mut failures = 0;
     for stored in ctx.stores.budgets.state() {
         let name = stored.name_any();
-        let budget = written.get(&name).unwrap_or(&stored);
+        let newest = ctx.newest_budget(&name);
+        let budget = written.get(&name).or(newest.as_ref()).unwrap_or(&stored);
         let Ok(plan) = BudgetPlan::from_budget(budget) else {
             continue;
         };
         let status = budget.status.clone().unwrap_or_default();
-        let Some(rolled) = roll_due(&status, &plan, now) else {
+        let due = roll_due(&status, &plan, now).is_some();
+        let acknowledged: Vec<&LedgerEntry> = status
+            .ledger
+            .iter()
+            .filter(|e| ledger_io::entry_acknowledged(ctx, e, now))
+            .collect();
+        let prune = acknowledged.len() >= PRUNE_BATCH
+            || acknowledged
+                .iter()
+                .any(|e| now.duration_since(e.at.0) > PRUNE_AFTER);
+        if !due && !prune {
             continue;
-        };
-        if let Err(error) = write_budget_status(&ctx.client, budget, &rolled).await {
+        }
+        // The writer prunes what is acknowledged with any write it makes.
+        let step: Step =
+            Box::new(move |st| Some(roll_due(st, &plan, now).unwrap_or_else(|| st.clone())));
+        if let Err(error) = update_budget(ctx, budget, "", step).await {
             failures += 1;
-            tracing::debug!(budget = %name, %error, "rolling the windows failed; next pass retries");
+            tracing::debug!(budget = %name, %error, "rolling or pruning failed; next pass retries");
         }
     }
     failures
@@ -109,34 +235,25 @@ async fn apply(
     ctx: &Context,
     job: &BatchJob,
     action: Action<'_>,
-    budgets: &mut HashMap<String, BatchBudget>,
     now: Timestamp,
 ) -> Result<(), Error> {
     let status = job.status.clone().unwrap_or_default();
+    let mut next = status.clone();
+    first_sight(job, &mut next, queue_priority(ctx, job));
     match action {
-        Action::Start { job: r, budget, .. } => {
-            let current = match budgets.remove(budget) {
-                Some(b) => b,
-                None => ctx
-                    .stores
-                    .budget(budget)
-                    .ok_or_else(|| Error::MissingPolicy {
-                        kind: "BatchBudget",
-                        name: budget.to_owned(),
-                        context: format!(": the queue of {r} names it"),
-                    })?,
-            };
-            tracing::info!(job = %r, %budget, "starting: reserving the budget");
-            let written = ledger_io::start(ctx, job, current, now).await?;
-            budgets.insert(budget.to_owned(), written);
-        }
+        // Made by `start_all`.
+        Action::Start { .. } => return Ok(()),
         Action::Wait { conditions, .. } => {
-            let merged = merge_conditions(&status.conditions, &conditions, now);
-            if merged != status.conditions {
-                let mut next = status;
-                next.conditions = merged;
-                write_job_status(ctx, job, &next).await?;
+            if next.phase.is_none() {
+                next = with_phase(
+                    &next,
+                    JobPhase::Queued,
+                    reason::SUBMITTED,
+                    "queued".to_owned(),
+                    now,
+                );
             }
+            next.conditions = merge_conditions(&next.conditions, &conditions, now);
         }
         Action::Fail {
             job: r,
@@ -144,9 +261,11 @@ async fn apply(
             message,
         } => {
             tracing::info!(job = %r, reason, %message, "failing");
-            let next = with_phase(&status, JobPhase::Failed, reason, message, now);
-            write_job_status(ctx, job, &next).await?;
+            next = with_phase(&next, JobPhase::Failed, reason, message, now);
         }
+    }
+    if next != status {
+        write_job_status(ctx, job, &next).await?;
     }
     Ok(())
 }
@@ -175,11 +294,11 @@ mod tests {
 
     use super::*;
     use crate::fixtures::{batch_job, budget, queue, to_json};
-    use crate::mock::{Expect, World, context, finish, serve, test_now};
+    use crate::mock::{Expect, World, context, finish, serve, serve_any_order, test_now};
     use crate::writes::{budget_status_patch, job_status_patch};
     use http::Method;
     use kbatch_policy::api::{BatchCostModel, BatchJobStatus, RESERVATION_FINALIZER};
-    use kbatch_policy::budget::ledger::{Charge, ack_charge, apply_charge, plan_charge};
+    use kbatch_policy::budget::ledger::{apply_charge, plan_charge};
     use kbatch_policy::budget::{BudgetPlan, CostModel};
     use kbatch_policy::phase::reason;
     use serde_json::json;
@@ -216,103 +335,134 @@ mod tests {
         job
     }
 
-    /// The requests of one Start of `job` whose budget is `budget` (as last written),
-    /// answered as the API server would: F, J1, B1, J2. Returns them and the budget as B1
-    /// stored it.
-    fn start_requests(
-        job: &BatchJob,
-        budget: &BatchBudget,
-        new_rv: u32,
-    ) -> (Vec<Expect>, BatchBudget) {
+    /// The requests of the Start of `job` up to its intent, answered as the API server would:
+    /// F (the finalizer, when the webhook did not add it) then J1. Returns them and its charge.
+    fn intent_requests(job: &BatchJob, new_rv: u32) -> (Vec<Expect>, Charge) {
         let name = job.metadata.name.clone().unwrap();
         let now = test_now();
         let model = CostModel::from_spec(&cost_model().spec).unwrap();
         let intent = plan_charge(job, "team", &model.job_cost(&job.spec).unwrap(), now).unwrap();
         let rv = job.metadata.resource_version.clone();
-        // F: the finalizer, conditional on the stored version.
+        let mut requests = Vec::new();
         let mut with_finalizer = job.clone();
-        with_finalizer.metadata.finalizers = Some(vec![RESERVATION_FINALIZER.into()]);
-        with_finalizer.metadata.resource_version = Some(new_rv.to_string());
-        let f = json!([
-            {"op": "test", "path": "/metadata/resourceVersion", "value": rv},
-            {"op": "add", "path": "/metadata/finalizers", "value": [RESERVATION_FINALIZER]}
-        ]);
-        // J1: the intent, conditional on F's answer.
-        let j1 = with_phase(
+        let mut j1_rv = rv.clone().unwrap();
+        if !crate::reservation::holds_finalizer(&job.metadata) {
+            // F: the finalizer, conditional on the stored version.
+            with_finalizer.metadata.finalizers = Some(vec![RESERVATION_FINALIZER.into()]);
+            with_finalizer.metadata.resource_version = Some(new_rv.to_string());
+            let f = json!([
+                {"op": "test", "path": "/metadata/resourceVersion", "value": rv},
+                {"op": "add", "path": "/metadata/finalizers", "value": [RESERVATION_FINALIZER]}
+            ]);
+            requests.push(
+                Expect::new(
+                    Method::PATCH,
+                    &job_uri(&name, false),
+                    to_json(&with_finalizer),
+                )
+                .body(f),
+            );
+            j1_rv = new_rv.to_string();
+        }
+        // J1: the intent (and what a job's first status takes), conditional on F's answer.
+        let mut j1 = with_phase(
             &crate::ledger_io::status_with(job, intent.clone()),
             JobPhase::Scheduled,
             reason::SCHEDULED,
             "chosen to run; reserving its budget".into(),
             now,
         );
+        crate::decide::first_sight(job, &mut j1, Some(priority_ref()));
         let mut after_j1 = with_finalizer.clone();
         after_j1.status = Some(j1.clone());
         after_j1.metadata.resource_version = Some((new_rv + 1).to_string());
-        // B1: conditional on the budget as last written in this pass.
-        let plan = BudgetPlan::from_budget(budget).unwrap();
+        requests.push(
+            Expect::new(Method::PATCH, &job_uri(&name, true), to_json(&after_j1))
+                .body(job_status_patch(Some(&j1_rv), &j1).unwrap()),
+        );
         let charge = Charge {
             id: job.metadata.uid.clone().unwrap(),
             job: format!("ns/{name}"),
             amount: intent.amount,
             ceiling: intent.ceiling(),
         };
-        let b1 = apply_charge(
-            &budget.status.clone().unwrap_or_default(),
-            &plan,
-            &charge,
-            now,
-        );
-        assert!(b1.applied);
-        let mut charged = budget.clone();
-        charged.status = Some(b1.status.clone());
-        let budget_rv: u32 = budget
-            .metadata
-            .resource_version
-            .as_deref()
-            .unwrap()
-            .parse()
-            .unwrap();
-        charged.metadata.resource_version = Some((budget_rv + 1).to_string());
-        // J2: the acknowledgement.
-        let j2 = crate::ledger_io::status_with(&after_j1, ack_charge(&intent, &b1.entry).unwrap());
-        let mut after_j2 = after_j1.clone();
-        after_j2.status = Some(j2.clone());
-        let requests = vec![
-            Expect::new(
-                Method::PATCH,
-                &job_uri(&name, false),
-                to_json(&with_finalizer),
-            )
-            .body(f),
-            Expect::new(Method::PATCH, &job_uri(&name, true), to_json(&after_j1))
-                .body(job_status_patch(Some(&new_rv.to_string()), &j1).unwrap()),
-            Expect::new(Method::PATCH, BUDGET_STATUS, to_json(&charged)).body(
-                budget_status_patch(budget.metadata.resource_version.as_deref(), &b1.status)
-                    .unwrap(),
-            ),
-            Expect::new(Method::PATCH, &job_uri(&name, true), to_json(&after_j2))
-                .body(job_status_patch(Some(&(new_rv + 1).to_string()), &j2).unwrap()),
-        ];
-        (requests, charged)
+        (requests, charge)
     }
 
-    /// Two Starts on one budget in one pass: the second charge is conditional on the
-    /// version the first one returned (and adds to it), not on the store's stale one. A
-    /// queued job being deleted gets nothing.
+    fn priority_ref() -> kbatch_policy::api::PriorityRef {
+        let p = crate::fixtures::priority(false);
+        kbatch_policy::api::PriorityRef {
+            name: p.name_any(),
+            value: p.spec.value,
+        }
+    }
+
+    /// Two Starts on one budget in one pass: their intents, then one budget write charging
+    /// both, in the pass's order. A job the webhook gave the finalizer takes no finalizer
+    /// write; a queued job being deleted gets nothing; no acknowledgement is written.
     #[tokio::test]
-    async fn starts_reserve_in_order_and_chain_their_budget_writes() {
+    async fn starts_write_their_intents_then_share_one_charge() {
         let first = queued("pi", "u1", "7", 0);
-        let second = queued("pj", "u2", "17", 1);
+        let mut second = queued("pj", "u2", "17", 1);
+        second.metadata.finalizers = Some(vec![RESERVATION_FINALIZER.into()]);
         let mut deleting = queued("pk", "u3", "27", 2);
         deleting.metadata.deletion_timestamp = Some(
             k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(test_now()),
         );
-        let (mut expected, after_first) = start_requests(&first, &budget(), 8);
-        let (more, _) = start_requests(&second, &after_first, 18);
+        let (mut expected, pi) = intent_requests(&first, 8);
+        let (more, pj) = intent_requests(&second, 18);
         expected.extend(more);
+        let plan = BudgetPlan::from_budget(&budget()).unwrap();
+        let once = apply_charge(budget().status.as_ref().unwrap(), &plan, &pi, test_now());
+        let both = apply_charge(&once.status, &plan, &pj, test_now());
+        assert!(once.applied && both.applied);
+        let mut charged = budget();
+        charged.status = Some(both.status.clone());
+        charged.metadata.resource_version = Some("6".into());
+        expected.push(
+            Expect::new(Method::PATCH, BUDGET_STATUS, to_json(&charged))
+                .body(budget_status_patch(Some("5"), &both.status).unwrap()),
+        );
 
         let (ctx, handle, _writers) = context(World {
             jobs: vec![first, second, deleting],
+            queues: vec![queue()],
+            priorities: vec![crate::fixtures::priority(false)],
+            budgets: vec![budget()],
+            cost_models: vec![cost_model()],
+            owned: vec![],
+        });
+        let verifier = serve_any_order(handle, expected);
+        assert_eq!(pass(&ctx, test_now()).await, 0);
+        assert!(!ctx.is_starting("u1") && !ctx.is_starting("u2"));
+        assert_eq!(ctx.budget_slot("team").latest(), Some(charged));
+        drop(ctx);
+        finish(verifier).await;
+    }
+
+    /// A job the controller has not written yet starts at first sight: no Queued write.
+    #[tokio::test]
+    async fn a_new_job_starts_without_being_queued_first() {
+        let mut job = queued("pi", "u1", "7", 0);
+        job.status = None;
+        job.metadata.finalizers = Some(vec![RESERVATION_FINALIZER.into()]);
+        let (mut expected, charge) = intent_requests(&job, 8);
+        assert_eq!(expected.len(), 1, "J1 only");
+        let plan = BudgetPlan::from_budget(&budget()).unwrap();
+        let b1 = apply_charge(
+            budget().status.as_ref().unwrap(),
+            &plan,
+            &charge,
+            test_now(),
+        );
+        let mut charged = budget();
+        charged.status = Some(b1.status.clone());
+        expected.push(
+            Expect::new(Method::PATCH, BUDGET_STATUS, to_json(&charged))
+                .body(budget_status_patch(Some("5"), &b1.status).unwrap()),
+        );
+        let (ctx, handle, _writers) = context(World {
+            jobs: vec![job],
             queues: vec![queue()],
             priorities: vec![crate::fixtures::priority(false)],
             budgets: vec![budget()],
@@ -330,8 +480,11 @@ mod tests {
     async fn a_job_terminated_before_it_started_fails() {
         let mut job = queued("pi", "u1", "7", 0);
         job.spec.user_command = Some(crate::decide::TERMINATE.into());
+        let mut first = job.status.clone().unwrap();
+        crate::decide::first_sight(&job, &mut first, None);
+        assert_eq!(first.submitted_by.as_deref(), Some("alice"));
         let status = with_phase(
-            job.status.as_ref().unwrap(),
+            &first,
             JobPhase::Failed,
             reason::TERMINATED,
             "terminated by userCommand: Terminate before it started".into(),
@@ -409,11 +562,12 @@ mod tests {
             panic!("a job of a paused queue waits: {actions:?}")
         };
         assert!(conditions.iter().any(|c| c.type_ == "QueuePaused"));
-        let status = BatchJobStatus {
+        let mut status = BatchJobStatus {
             phase: Some(JobPhase::Queued),
             conditions: merge_conditions(&[], conditions, test_now()),
             ..BatchJobStatus::default()
         };
+        crate::decide::first_sight(&job, &mut status, None);
         let mut written = job.clone();
         written.status = Some(status.clone());
         let verifier = serve(

@@ -2,23 +2,30 @@
 //!
 //! ```text
 //!  (none) ─▶ Queued ─▶ Scheduled ─▶ Ready ─▶ Running ─▶ Succeeded
-//!     │        │           │          │  ╲       │
-//!     └────────┴───────────┴──────────┴───╲──────┴──▶ Failed
-//!                                          ╲──────────▶ Succeeded (finished between two looks)
+//!  (none) ───────────▶ Scheduled                          (started at first sight)
+//!                      Scheduled ──────────▶ Running      (tasks ran before Ready was due)
+//!                      Scheduled, Ready ──────────────▶ Succeeded (finished between two looks)
+//!  any phase but Succeeded and Failed ─▶ Failed
 //! ```
 //!
 //! - The phase only moves forward; Succeeded and Failed are final.
 //! - Failed is reachable from every non-terminal phase: `userCommand: Terminate`
 //!   ([`reason::TERMINATED`]), dependencies that can no longer be met (from Queued,
 //!   [`reason::DEPENDENCY_FAILED`]), a task group whose tasks exhausted their retries or whose
-//!   Kubernetes Job failed (from Ready or Running).
-//! - Queued → Scheduled once the budget reservation intent is written; Scheduled → Ready once
-//!   the budget holds the charge *and* every task group's `batch/v1` Job exists.
+//!   Kubernetes Job failed (from Scheduled, Ready or Running).
+//! - A job with no phase is waiting to be scheduled, like a Queued one ([`is_queued`]): the
+//!   controller writes Queued only when the job has to wait, and a job it can start at once
+//!   goes straight to Scheduled. Each write of a status costs the API server and etcd a
+//!   write, so none is made that says nothing new.
+//! - Queued → Scheduled once the budget reservation intent is written. Scheduled → Ready once
+//!   the budget holds the charge, every task group's `batch/v1` Job exists *and* no task has
+//!   run for a while ([`Observation::tasks_waiting`]): a job whose pods start at once goes
+//!   from Scheduled to Running.
 //! - Ready → Running once a task actually runs: a pod is Ready, or one has already ended.
 //!   A pod created but Pending (waiting for a node or its image) is not running: a job
 //!   waiting for nodes stays Ready.
-//! - Ready may go straight to Succeeded or Failed when the tasks finished before the
-//!   controller saw them running. No other phase is skipped.
+//! - Scheduled or Ready may go straight to Succeeded or Failed when the tasks finished before
+//!   the controller saw them running. No other phase is skipped.
 //! - Outcome of the tasks: a group fails as soon as its Job reports `Failed` (per-index
 //!   backoff reports it once every index has finished), or its counts show every index
 //!   finished with at least one failed for good. The BatchJob fails as soon as one group
@@ -134,6 +141,9 @@ pub struct Observation {
     pub reservation: Option<ReservationState>,
     /// Every task group's `batch/v1` Job exists.
     pub jobs_created: bool,
+    /// The Jobs have existed for a while and no task runs yet: a Scheduled job is shown
+    /// Ready (waiting for nodes or images) instead of going straight to Running.
+    pub tasks_waiting: bool,
     /// Per task group, what its Job reports.
     pub groups: Vec<GroupObservation>,
 }
@@ -160,6 +170,11 @@ fn to(phase: JobPhase, reason: &'static str, message: impl Into<String>) -> Tran
         reason,
         message: message.into(),
     }
+}
+
+/// Whether a job in `phase` waits to be scheduled: Queued, or no phase yet (not looked at).
+pub fn is_queued(phase: Option<JobPhase>) -> bool {
+    matches!(phase, None | Some(JobPhase::Queued))
 }
 
 /// Whether the phase is final.
@@ -237,9 +252,8 @@ pub fn check_transition(from: Option<JobPhase>, to: JobPhase) -> Result<(), Phas
     let allowed = matches!(
         (from, to),
         (_, Failed)
-            | (None, Queued)
-            | (Some(Queued), Scheduled)
-            | (Some(Scheduled), Ready)
+            | (None | Some(Queued), Queued | Scheduled)
+            | (Some(Scheduled), Ready | Running | Succeeded)
             | (Some(Ready), Running | Succeeded)
             | (Some(Running), Succeeded)
     );
@@ -285,14 +299,16 @@ pub fn next_phase(current: Option<JobPhase>, observed: &Observation) -> Transiti
             let charged = observed
                 .reservation
                 .is_some_and(|s| s >= ReservationState::Charged);
-            if charged && observed.jobs_created {
-                to(
+            if !(charged && observed.jobs_created) {
+                return Transition::Stay;
+            }
+            match tasks_outcome(JobPhase::Scheduled, &observed.groups) {
+                Transition::Stay if observed.tasks_waiting => to(
                     JobPhase::Ready,
                     reason::RESERVED,
                     "budget reserved; Kubernetes Jobs created",
-                )
-            } else {
-                Transition::Stay
+                ),
+                outcome => outcome,
             }
         }
         Some(phase @ (JobPhase::Ready | JobPhase::Running)) => {
@@ -344,7 +360,7 @@ fn tasks_outcome(phase: JobPhase, groups: &[GroupObservation]) -> Transition {
     let started = groups
         .iter()
         .any(|g| g.running > 0 || g.succeeded > 0 || g.failed > 0 || g.failed_runs > 0);
-    if phase == JobPhase::Ready && started {
+    if phase != JobPhase::Running && started {
         return to(JobPhase::Running, reason::STARTED, "tasks are running");
     }
     Transition::Stay

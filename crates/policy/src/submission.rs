@@ -2,7 +2,7 @@
 //! validation against them. The webhook's mutate and validate calls and `kbatch check` all
 //! run exactly these functions.
 
-use crate::api::{BatchJob, namespace_or_default};
+use crate::api::{BatchJob, RESERVATION_FINALIZER, namespace_or_default};
 use crate::constraint::{ConstraintSet, Field};
 use crate::dependency::find_cycle;
 use crate::job_values::{
@@ -104,6 +104,27 @@ pub fn default_job(policy: &PolicySet, job: &mut BatchJob) {
         .flat_map(|d| &mut d.dependency_items)
     {
         item.type_.get_or_insert_with(|| "Success".to_owned());
+    }
+}
+
+/// Adds the reservation finalizer ([`RESERVATION_FINALIZER`]) to a job being created, unless
+/// it is there: a job that holds budget must be refunded before it goes, and a finalizer
+/// given at admission spares the controller a write per job. (The controller still adds it
+/// before charging a job created while the webhook was bypassed.)
+///
+/// ```
+/// use kbatch_policy::api::{BatchJob, BatchJobSpec, RESERVATION_FINALIZER};
+/// use kbatch_policy::submission::hold_for_refund;
+///
+/// let mut job = BatchJob::new("pi", BatchJobSpec::default());
+/// hold_for_refund(&mut job);
+/// hold_for_refund(&mut job);
+/// assert_eq!(job.metadata.finalizers, Some(vec![RESERVATION_FINALIZER.to_owned()]));
+/// ```
+pub fn hold_for_refund(job: &mut BatchJob) {
+    let finalizers = job.metadata.finalizers.get_or_insert_with(Vec::new);
+    if !finalizers.iter().any(|f| f == RESERVATION_FINALIZER) {
+        finalizers.push(RESERVATION_FINALIZER.to_owned());
     }
 }
 

@@ -14,6 +14,16 @@ fn high() -> Option<PriorityRef> {
     })
 }
 
+/// `job` as created `seconds` before [`now`].
+fn created(mut job: Job, seconds: i64) -> Job {
+    let at = now()
+        .checked_sub(jiff::SignedDuration::from_secs(seconds))
+        .unwrap();
+    job.metadata.creation_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at));
+    job
+}
+
 /// The phase and the last condition's reason of the decided status, if any.
 fn outcome(d: &Decision) -> Option<(Option<JobPhase>, Option<String>)> {
     d.status.as_ref().map(|s| {
@@ -54,11 +64,38 @@ fn table() {
             deletes: 0,
         },
         Case {
-            name: "a Scheduled job whose Jobs exist is Ready",
+            name: "a Scheduled job whose Jobs were just created stays Scheduled (no write)",
             job: batch_job(2).in_phase(JobPhase::Scheduled),
-            owned: vec![owned_job(2, progress(0, 0))],
+            owned: vec![created(owned_job(2, pending(2)), 4)],
+            phase: None,
+            reason: None,
+            creates: 0,
+            deletes: 0,
+        },
+        Case {
+            name: "a Scheduled job whose tasks have waited a while is Ready",
+            job: batch_job(2).in_phase(JobPhase::Scheduled),
+            owned: vec![created(owned_job(2, pending(2)), 5)],
             phase: Some(JobPhase::Ready),
             reason: Some(reason::RESERVED),
+            creates: 0,
+            deletes: 0,
+        },
+        Case {
+            name: "a Scheduled job whose task runs goes straight to Running",
+            job: batch_job(2).in_phase(JobPhase::Scheduled),
+            owned: vec![created(owned_job(2, progress(1, 0)), 1)],
+            phase: Some(JobPhase::Running),
+            reason: Some(reason::STARTED),
+            creates: 0,
+            deletes: 0,
+        },
+        Case {
+            name: "a Scheduled job whose tasks all finished succeeds",
+            job: batch_job(2).in_phase(JobPhase::Scheduled),
+            owned: vec![created(owned_job(2, progress(0, 2)), 1)],
+            phase: Some(JobPhase::Succeeded),
+            reason: Some(reason::COMPLETED),
             creates: 0,
             deletes: 0,
         },
@@ -253,5 +290,32 @@ fn pods_are_read_only_for_a_ready_job_with_pods_not_running() {
         ("running, one pending", &running, pending(1), false),
     ] {
         assert_eq!(needs_pods(job, &[owned_job(1, status)]), expected, "{name}");
+    }
+}
+
+#[test]
+fn group_counts_are_written_when_a_task_starts_or_ends_not_when_a_pod_stops() {
+    let job = |active, succeeded| {
+        let mut j = batch_job(2).in_phase(JobPhase::Running);
+        let shown = group_status(&j, &[owned_job(2, progress(active, succeeded))]);
+        j.status.as_mut().unwrap().group_status = shown;
+        j
+    };
+    let status = |active, done| vec![owned_job(2, progress(active, done))];
+    // (what, shown active/succeeded, observed active/succeeded, written)
+    let table = [
+        ("a second task starts", (1, 0), (2, 0), true),
+        ("a task succeeds", (2, 0), (1, 1), true),
+        (
+            "a pod stopped, its outcome not counted yet",
+            (2, 0),
+            (1, 0),
+            false,
+        ),
+        ("nothing changed", (1, 0), (1, 0), false),
+    ];
+    for (what, (a, s), (oa, os), written) in table {
+        let d = decide(&job(a, s), &status(oa, os), &[], high(), now());
+        assert_eq!(d.status.is_some(), written, "{what}");
     }
 }

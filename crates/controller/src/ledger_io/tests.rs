@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! The charge sequence against a mocked API server: F (reservation finalizer) → J1 (intent)
-//! → B1 (charge) → J2 (ack), each write conditional on the resourceVersion the previous
-//! answer returned.
+//! The ledger's writes against a mocked API server: F (reservation finalizer, when the
+//! webhook did not add it) → J1 (intent) → B1 (charge, shared), the acknowledgement read from
+//! the budget; B2 (refund) → J4 (acknowledgement, with the final phase). Each write is
+//! conditional on the resourceVersion the previous answer returned.
 
 use super::*;
 use crate::fixtures::{batch_job, budget, to_json};
@@ -32,7 +33,7 @@ fn stored<T: Clone>(object: &T, set: impl FnOnce(&mut T)) -> T {
 }
 
 #[tokio::test]
-async fn start_adds_the_finalizer_then_writes_intent_charge_and_acknowledgement() {
+async fn intend_adds_the_finalizer_and_writes_the_intent_then_charge_writes_the_budget() {
     let mut job = batch_job(1);
     job.status = Some(kbatch_policy::api::BatchJobStatus {
         phase: Some(JobPhase::Queued),
@@ -79,11 +80,9 @@ async fn start_adds_the_finalizer_then_writes_intent_charge_and_acknowledgement(
         b.status = Some(b1.status.clone());
         b.metadata.resource_version = Some("6".into());
     });
-    // J2: the acknowledgement.
+    // J2 is not written: the budget's entry is the acknowledgement, read on the next look.
     let acked = ack_charge(&intent, &b1.entry).unwrap();
     assert_eq!(acked.state, ReservationState::Charged);
-    let j2 = status_with(&job_v9, acked);
-    let job_v10 = stored(&job_v9, |j| j.status = Some(j2.clone()));
 
     let (ctx, handle, _writers) = context(World {
         jobs: vec![job.clone()],
@@ -99,19 +98,69 @@ async fn start_adds_the_finalizer_then_writes_intent_charge_and_acknowledgement(
                 .body(job_status_patch(Some("8"), &j1).unwrap()),
             Expect::new(Method::PATCH, BUDGET_STATUS, to_json(&budget_v6))
                 .body(budget_status_patch(Some("5"), &b1.status).unwrap()),
-            Expect::new(Method::PATCH, JOB_STATUS, to_json(&job_v10))
-                .body(job_status_patch(Some("9"), &j2).unwrap()),
         ],
     );
-    let written = start(&ctx, &job, budget(), now).await.unwrap();
+    let (intended, charge) = intend(&ctx, &job, &budget(), |_| {}, now).await.unwrap();
+    assert_eq!(intended, job_v9);
+    let written = super::charge(&ctx, &budget(), vec![charge], now)
+        .await
+        .unwrap();
     assert_eq!(written.metadata.resource_version.as_deref(), Some("6"));
+    let seen = caught_up(&intended, Some(&written));
+    assert_eq!(seen.status.unwrap().reservation, Some(acked));
+    assert_eq!(ctx.budget_slot("team").latest(), Some(written));
     drop(ctx);
     finish(verifier).await;
 }
 
 #[tokio::test]
-async fn a_finished_job_is_refunded_after_a_fresh_write() {
-    // A Succeeded job whose reservation is Charged: J3 (plan refund) → B2 → J4.
+async fn a_job_the_webhook_gave_the_finalizer_takes_no_finalizer_write() {
+    let mut job = batch_job(1);
+    job.metadata.finalizers = Some(vec![kbatch_policy::api::RESERVATION_FINALIZER.into()]);
+    let now = test_now();
+    let cost = CostModel::from_spec(&cost_model().spec)
+        .unwrap()
+        .job_cost(&job.spec)
+        .unwrap();
+    let intent = plan_charge(&job, "team", &cost, now).unwrap();
+    let mut j1 = with_phase(
+        &status_with(&job, intent),
+        JobPhase::Scheduled,
+        reason::SCHEDULED,
+        "chosen to run; reserving its budget".into(),
+        now,
+    );
+    // What the pass fills on a job it has never written.
+    j1.submitted_by = Some("alice".into());
+    let job_v8 = stored(&job, |j| {
+        j.status = Some(j1.clone());
+        j.metadata.resource_version = Some("8".into());
+    });
+    let (ctx, handle, _writers) = context(World {
+        jobs: vec![job.clone()],
+        budgets: vec![budget()],
+        cost_models: vec![cost_model()],
+        ..World::default()
+    });
+    let verifier = serve(
+        handle,
+        vec![
+            Expect::new(Method::PATCH, JOB_STATUS, to_json(&job_v8))
+                .body(job_status_patch(Some("7"), &j1).unwrap()),
+        ],
+    );
+    let fill = |s: &mut kbatch_policy::api::BatchJobStatus| s.submitted_by = Some("alice".into());
+    let (intended, _) = intend(&ctx, &job, &budget(), fill, now).await.unwrap();
+    assert_eq!(intended, job_v8);
+    drop(ctx);
+    finish(verifier).await;
+}
+
+#[tokio::test]
+async fn a_finished_job_is_refunded_then_acknowledged() {
+    // A Succeeded job whose reservation is Charged (written so by a crash before B2): B2 →
+    // J4. The refund is planned in memory (no J3): B2 moves money only against the budget's
+    // Charge entry, which it replaces, so it needs no fresh proof.
     let mut job = batch_job(1);
     let mut record = crate::fixtures::record(ReservationState::Charged);
     record.charged_at = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
@@ -153,11 +202,6 @@ async fn a_finished_job_is_refunded_after_a_fresh_write() {
         planned.refund.map(|m| m.to_string()).as_deref(),
         Some("1.00")
     );
-    let j3 = status_with(&job, planned.clone());
-    let job_v8 = stored(&job, |j| {
-        j.status = Some(j3.clone());
-        j.metadata.resource_version = Some("8".into());
-    });
     let refund = kbatch_policy::budget::ledger::Refund {
         id: "u1".into(),
         job: "ns/pi".into(),
@@ -169,13 +213,12 @@ async fn a_finished_job_is_refunded_after_a_fresh_write() {
         b.status = Some(b2.status.clone());
         b.metadata.resource_version = Some("6".into());
     });
-    let j4 = status_with(&job_v8, ack_refund(&planned, &b2.entry).unwrap());
-    let job_v9 = stored(&job_v8, |j| j.status = Some(j4.clone()));
-    // B3: the acknowledged refund entry leaves the ledger.
-    let (pruned, removed) = prune(&b2.status, |e| acknowledged(e, j4.reservation.as_ref()));
-    assert_eq!((removed, pruned.ledger.len()), (1, 0));
-    let budget_v7 = stored(&budget_v6, |b| b.status = Some(pruned.clone()));
-
+    let j4 = status_with(&job, ack_refund(&planned, &b2.entry).unwrap());
+    let job_v8 = stored(&job, |j| {
+        j.status = Some(j4.clone());
+        j.metadata.resource_version = Some("8".into());
+    });
+    // The refund entry stays until a later write sees the acknowledgement.
     let (ctx, handle, _writers) = context(World {
         jobs: vec![job.clone()],
         budgets: vec![budget_v5.clone()],
@@ -184,14 +227,10 @@ async fn a_finished_job_is_refunded_after_a_fresh_write() {
     let verifier = serve(
         handle,
         vec![
-            Expect::new(Method::PATCH, JOB_STATUS, to_json(&job_v8))
-                .body(job_status_patch(Some("7"), &j3).unwrap()),
             Expect::new(Method::PATCH, BUDGET_STATUS, to_json(&budget_v6))
                 .body(budget_status_patch(Some("5"), &b2.status).unwrap()),
-            Expect::new(Method::PATCH, JOB_STATUS, to_json(&job_v9))
-                .body(job_status_patch(Some("8"), &j4).unwrap()),
-            Expect::new(Method::PATCH, BUDGET_STATUS, to_json(&budget_v7))
-                .body(budget_status_patch(Some("6"), &pruned).unwrap()),
+            Expect::new(Method::PATCH, JOB_STATUS, to_json(&job_v8))
+                .body(job_status_patch(Some("7"), &j4).unwrap()),
         ],
     );
     settle(&ctx, job, budget_v5, false, now).await.unwrap();
@@ -201,10 +240,11 @@ async fn a_finished_job_is_refunded_after_a_fresh_write() {
 
 #[tokio::test]
 async fn entries_of_jobs_gone_without_a_refund_are_dropped_once_old() {
-    // `pi` is charged (B1, J2); the budget already holds three entries of other jobs:
-    // `ns/gone` charged an hour ago and absent from the store (its finalizer was removed by
-    // force), `ns/new` charged a minute ago and not in the store yet, and `ns/running`,
-    // charged an hour ago and in the store. B1's write drops the first only.
+    // `pi` is charged (B1); the budget already holds four entries of other jobs: `ns/gone`
+    // charged an hour ago and absent from the store (its finalizer was removed by force),
+    // `ns/new` charged a minute ago and not in the store yet, `ns/running`, charged an hour
+    // ago and in the store, and `ns/deleted`, refunded a minute ago and gone (nothing is owed
+    // to a job that is gone once refunded). B1's write drops the first and the last.
     let now = test_now();
     let mut job = batch_job(1);
     job.status = Some(status_with(
@@ -222,7 +262,11 @@ async fn entries_of_jobs_gone_without_a_refund_are_dropped_once_old() {
     let entry = |id: &str, job: &str, minutes_ago: i64| kbatch_policy::budget::LedgerEntry {
         id: id.into(),
         job: job.into(),
-        kind: kbatch_policy::budget::LedgerEntryKind::Charge,
+        kind: if id == "u-deleted" {
+            LedgerEntryKind::Refund
+        } else {
+            LedgerEntryKind::Charge
+        },
         amount: kbatch_policy::budget::Money::parse("1").unwrap(),
         at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
             now.checked_sub(jiff::SignedDuration::from_mins(minutes_ago))
@@ -230,6 +274,7 @@ async fn entries_of_jobs_gone_without_a_refund_are_dropped_once_old() {
         ),
         windows: vec![],
         ceiling: None,
+        charged: None,
     };
     let mut held = budget();
     let mut status = held.status.clone().unwrap();
@@ -237,6 +282,7 @@ async fn entries_of_jobs_gone_without_a_refund_are_dropped_once_old() {
         entry("u-gone", "ns/gone", 60),
         entry("u-new", "ns/new", 1),
         entry("u-running", "ns/running", 60),
+        entry("u-deleted", "ns/deleted", 1),
     ];
     held.status = Some(status.clone());
 
@@ -249,23 +295,13 @@ async fn entries_of_jobs_gone_without_a_refund_are_dropped_once_old() {
     };
     let b1 = apply_charge(&status, &plan, &charge, now);
     let mut kept = b1.status.clone();
-    kept.ledger.retain(|e| e.id != "u-gone");
+    kept.ledger
+        .retain(|e| e.id != "u-gone" && e.id != "u-deleted");
     assert_eq!(kept.ledger.len(), 3, "u-new, u-running and pi's own");
     let budget_v6 = stored(&held, |b| {
         b.status = Some(kept.clone());
         b.metadata.resource_version = Some("6".into());
     });
-    let acked = ack_charge(
-        job.status.as_ref().unwrap().reservation.as_ref().unwrap(),
-        &b1.entry,
-    )
-    .unwrap();
-    let j2 = status_with(&job, acked);
-    let job_v8 = stored(&job, |j| {
-        j.status = Some(j2.clone());
-        j.metadata.resource_version = Some("8".into());
-    });
-
     let (ctx, handle, _writers) = context(World {
         jobs: vec![job.clone(), running],
         budgets: vec![held.clone()],
@@ -276,11 +312,11 @@ async fn entries_of_jobs_gone_without_a_refund_are_dropped_once_old() {
         vec![
             Expect::new(Method::PATCH, BUDGET_STATUS, to_json(&budget_v6))
                 .body(budget_status_patch(Some("5"), &kept).unwrap()),
-            Expect::new(Method::PATCH, JOB_STATUS, to_json(&job_v8))
-                .body(job_status_patch(Some("7"), &j2).unwrap()),
         ],
     );
-    settle(&ctx, job, held, true, now).await.unwrap();
+    // Charged, and read so from the budget: no acknowledgement written.
+    let (seen, _) = settle(&ctx, job, held, true, now).await.unwrap();
+    assert_eq!(seen.metadata.resource_version.as_deref(), Some("7"));
     drop(ctx);
     finish(verifier).await;
 }
@@ -288,7 +324,7 @@ async fn entries_of_jobs_gone_without_a_refund_are_dropped_once_old() {
 #[tokio::test]
 async fn a_refund_bills_the_task_time_of_the_jobs_pods() {
     // Succeeded after 30 minutes, but its one task ran twice: 10 + 15 minutes, with a wait
-    // in between. J3 bills the 25 minutes its pods ran; the pod of another Job is not its.
+    // in between. B2 bills the 25 minutes its pods ran; the pod of another Job is not its.
     let mut job = batch_job(1);
     let mut record = crate::fixtures::record(ReservationState::Charged);
     record.groups[0].task_count = 1;
@@ -336,11 +372,27 @@ async fn a_refund_bills_the_task_time_of_the_jobs_pods() {
         planned.actual_cost.map(|m| m.to_string()).as_deref(),
         Some("0.833333334")
     );
-    let j3 = status_with(&job, planned);
-    let stored_j3 = stored(&job, |j| j.status = Some(j3.clone()));
+    let plan = BudgetPlan::from_budget(&budget()).unwrap();
+    let charge = Charge {
+        id: "u1".into(),
+        job: "ns/pi".into(),
+        amount: record.amount,
+        ceiling: record.ceiling(),
+    };
+    let charged = stored(&budget(), |b| {
+        b.status = Some(apply_charge(b.status.as_ref().unwrap(), &plan, &charge, test_now()).status)
+    });
+    let claim = kbatch_policy::budget::ledger::Refund {
+        id: "u1".into(),
+        job: "ns/pi".into(),
+        amount: planned.refund.unwrap(),
+        actual_cost: planned.actual_cost.unwrap(),
+    };
+    let b2 = apply_refund(charged.status.as_ref().unwrap(), &plan, &claim, test_now());
+    assert_eq!(b2.entry.amount.to_string(), "1.166666666");
     let (ctx, handle, _writers) = context(World {
         jobs: vec![job.clone()],
-        budgets: vec![budget()],
+        budgets: vec![charged.clone()],
         owned: vec![owned],
         ..World::default()
     });
@@ -352,18 +404,18 @@ async fn a_refund_bills_the_task_time_of_the_jobs_pods() {
                 "/api/v1/namespaces/ns/pods?&labelSelector=kbatch.k8s.io%2Fbatchjob%3Dpi",
                 pods,
             ),
-            Expect::new(Method::PATCH, JOB_STATUS, to_json(&stored_j3))
-                .body(job_status_patch(Some("7"), &j3).unwrap()),
-            // The budget write fails: the test ends at J3.
+            // The budget write fails: the test ends at B2, whose body shows what was billed.
             Expect::new(
                 Method::PATCH,
                 BUDGET_STATUS,
                 json!({"kind": "Status", "code": 500}),
             )
-            .status(500),
+            .status(500)
+            .body(budget_status_patch(Some("5"), &b2.status).unwrap()),
         ],
     );
-    let _ = settle(&ctx, job, budget(), true, test_now()).await;
+    let failed = settle(&ctx, job, charged, true, test_now()).await;
+    assert!(failed.is_err());
     drop(ctx);
     finish(verifier).await;
 }
@@ -379,11 +431,11 @@ async fn a_budget_write_that_conflicts_is_made_again_on_the_budget_as_stored() {
         Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
             "2026-11-22T09:59:00Z".parse().unwrap(),
         ));
-    let step = |current: &kbatch_policy::api::BatchBudgetStatus| {
+    let step: crate::budget_writer::Step = Box::new(|current| {
         let mut next = current.clone();
         next.ledger.clear();
-        Some((next, current.last_updated.clone()))
-    };
+        Some(next)
+    });
     let mut written = theirs.clone();
     written.metadata.resource_version = Some("10".into());
     let (ctx, handle, _writers) = context(World::default());
@@ -407,23 +459,76 @@ async fn a_budget_write_that_conflicts_is_made_again_on_the_budget_as_stored() {
                 .body(budget_status_patch(Some("9"), theirs.status.as_ref().unwrap()).unwrap()),
         ],
     );
-    let (stored, seen_at) = update_budget(&ctx, &seen, step).await.unwrap();
+    // The second PATCH's body is their version: the step was applied to it.
+    let stored = update_budget(&ctx, &seen, "u1", step).await.unwrap();
     assert_eq!(stored.metadata.resource_version.as_deref(), Some("10"));
-    assert_eq!(
-        seen_at.flatten().map(|t| t.0.to_string()).as_deref(),
-        Some("2026-11-22T09:59:00Z"),
-        "the step saw their version"
-    );
     // The next writer starts from the version last written, not the stale one it was given.
-    let slot = ctx.budget_slot("team");
     assert_eq!(
-        slot.lock()
-            .await
-            .as_ref()
-            .and_then(|b| b.metadata.resource_version.clone())
-            .as_deref(),
-        Some("10")
+        ctx.budget_slot("team")
+            .latest()
+            .and_then(|b| b.metadata.resource_version),
+        Some("10".into())
     );
+    drop(ctx);
+    finish(verifier).await;
+}
+
+#[tokio::test]
+async fn steps_waiting_for_the_writer_share_one_write() {
+    // Three refunds reach the budget while its writer is busy: the next writer applies all
+    // three in one write, and each caller gets the budget as stored.
+    let seen = budget();
+    let plan = BudgetPlan::from_budget(&seen).unwrap();
+    let now = test_now();
+    let charges: Vec<Charge> = (1..=3)
+        .map(|i| Charge {
+            id: format!("u{i}"),
+            job: format!("ns/j{i}"),
+            amount: kbatch_policy::budget::Money::parse("2").unwrap(),
+            ceiling: kbatch_policy::budget::Money::parse("2").unwrap(),
+        })
+        .collect();
+    let mut all = seen.status.clone().unwrap();
+    for c in &charges {
+        all = apply_charge(&all, &plan, c, now).status;
+    }
+    let written = stored(&seen, |b| {
+        b.status = Some(all.clone());
+        b.metadata.resource_version = Some("6".into());
+    });
+    let (ctx, handle, _writers) = context(World::default());
+    let verifier = serve(
+        handle,
+        vec![
+            Expect::new(Method::PATCH, BUDGET_STATUS, to_json(&written))
+                .body(budget_status_patch(Some("5"), &all).unwrap()),
+        ],
+    );
+    let slot = ctx.budget_slot("team");
+    let busy = slot.hold_writer().await;
+    let callers = charges.into_iter().map(|c| {
+        let ctx = &ctx;
+        let seen = &seen;
+        let plan = plan.clone();
+        async move {
+            let id = c.id.clone();
+            let step: crate::budget_writer::Step = Box::new(move |current| {
+                let applied = apply_charge(current, &plan, &c, now);
+                applied.applied.then_some(applied.status)
+            });
+            update_budget(ctx, seen, &id, step).await
+        }
+    });
+    let release = async {
+        while slot.waiting() < 3 {
+            tokio::task::yield_now().await;
+        }
+        drop(busy);
+    };
+    let (results, ()) = tokio::join!(futures::future::join_all(callers), release);
+    for result in results {
+        assert_eq!(result.unwrap(), written);
+    }
     drop(ctx);
     finish(verifier).await;
 }

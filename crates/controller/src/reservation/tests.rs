@@ -37,6 +37,7 @@ fn ledger(kind: Option<LedgerEntryKind>) -> BatchBudgetStatus {
                 at: record(ReservationState::Charged).requested_at,
                 windows: vec![],
                 ceiling: None,
+                charged: None,
             })
             .into_iter()
             .collect(),
@@ -95,7 +96,7 @@ fn table() {
         (false, Running,   true,  Some(Charged),   None,         Step::Keep),
         (false, Succeeded, true,  Some(Charged),   None,         Step::Keep),   // the reconcile refunds first
         (false, Succeeded, true,  Some(Refunding), None,         Step::Keep),
-        (false, Succeeded, true,  Some(Refunded),  Some(Refund), Step::Keep),   // entry not pruned yet
+        (false, Succeeded, true,  Some(Refunded),  Some(Refund), Step::Remove), // the entry is pruned later
         (false, Succeeded, true,  Some(Refunded),  None,         Step::Remove),
         (false, Failed,    true,  None,            None,         Step::Remove), // never reserved
         (false, Failed,    false, Some(Refunded),  None,         Step::Keep),
@@ -107,7 +108,7 @@ fn table() {
         (true,  Running,   true,  Some(Charged),   None,         Step::Settle),
         (true,  Running,   false, Some(Charged),   None,         Step::Settle), // refund even so
         (true,  Succeeded, true,  Some(Refunding), Some(Refund), Step::Settle),
-        (true,  Succeeded, true,  Some(Refunded),  Some(Refund), Step::Settle), // prune first
+        (true,  Succeeded, true,  Some(Refunded),  Some(Refund), Step::Remove),
         (true,  Succeeded, true,  Some(Refunded),  None,         Step::Remove),
         (true,  Failed,    false, Some(Refunded),  None,         Step::Keep),
     ];

@@ -84,13 +84,17 @@ pub fn expected_totals<'a>(
         let charge = entry_in(ledger, &r.id, LedgerEntryKind::Charge);
         let refund = entry_in(ledger, &r.id, LedgerEntryKind::Refund);
         match r.state {
-            ReservationState::Charging => {
-                if let Some(e) = charge {
-                    add(&e.windows, e.amount, false);
+            ReservationState::Charging => match (charge, refund) {
+                (Some(e), _) => add(&e.windows, e.amount, false),
+                // Charged and refunded before the job acknowledged either.
+                (None, Some(e)) => {
+                    add(&e.windows, e.charged.unwrap_or(Money::ZERO), false);
+                    add(&e.windows, e.amount, true);
                 }
-            }
-            ReservationState::Charged => add(&r.windows, r.amount, false),
-            ReservationState::Refunding => {
+                (None, None) => {}
+            },
+            // The refund may be applied before the job acknowledges it (with its final phase).
+            ReservationState::Charged | ReservationState::Refunding => {
                 add(&r.windows, r.amount, false);
                 if let Some(e) = refund {
                     add(&e.windows, e.amount, true);

@@ -168,6 +168,10 @@ pub struct LedgerEntry {
     /// what its refund may charge beyond the reservation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ceiling: Option<Money>,
+    /// On a refund: what the Charge entry it replaced had charged, so that the job's actual
+    /// cost is the budget's word (the charge less the refund) however often it is asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charged: Option<Money>,
 }
 
 /// Which step of a reservation a ledger entry records.

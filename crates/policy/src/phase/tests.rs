@@ -23,14 +23,7 @@ fn check_transition_table() {
     let ok = Ok(());
     let table: Vec<(Option<JobPhase>, JobPhase, Result<(), PhaseError>)> = vec![
         (None, Queued, ok),
-        (
-            None,
-            Scheduled,
-            Err(E::Skips {
-                from: None,
-                to: Scheduled,
-            }),
-        ),
+        (None, Scheduled, ok),
         (
             None,
             Ready,
@@ -93,22 +86,8 @@ fn check_transition_table() {
         ),
         (Some(Scheduled), Scheduled, ok),
         (Some(Scheduled), Ready, ok),
-        (
-            Some(Scheduled),
-            Running,
-            Err(E::Skips {
-                from: Some(Scheduled),
-                to: Running,
-            }),
-        ),
-        (
-            Some(Scheduled),
-            Succeeded,
-            Err(E::Skips {
-                from: Some(Scheduled),
-                to: Succeeded,
-            }),
-        ),
+        (Some(Scheduled), Running, ok),
+        (Some(Scheduled), Succeeded, ok),
         (Some(Scheduled), Failed, ok),
         (
             Some(Ready),
@@ -367,15 +346,65 @@ fn cases() -> Vec<Case> {
             "",
         ),
         (
-            "scheduled becomes ready once charged with its Jobs",
+            "scheduled stays while its new Jobs' pods start",
             Some(Scheduled),
             Observation {
                 reservation: Some(Charged),
                 jobs_created: true,
                 ..obs()
             },
+            None,
+            "",
+        ),
+        (
+            "scheduled becomes ready once its tasks have waited a while",
+            Some(Scheduled),
+            Observation {
+                reservation: Some(Charged),
+                jobs_created: true,
+                tasks_waiting: true,
+                ..obs()
+            },
             Some(Ready),
             reason::RESERVED,
+        ),
+        (
+            "scheduled becomes running when a task runs before ready was due",
+            Some(Scheduled),
+            with_groups(Some(Charged), vec![group(1, 1, 0, 0)]),
+            Some(Running),
+            reason::STARTED,
+        ),
+        (
+            "scheduled running tasks win over waiting",
+            Some(Scheduled),
+            Observation {
+                tasks_waiting: true,
+                ..with_groups(Some(Charged), vec![group(2, 1, 0, 0)])
+            },
+            Some(Running),
+            reason::STARTED,
+        ),
+        (
+            "scheduled succeeds when its tasks finished between two looks",
+            Some(Scheduled),
+            with_groups(Some(Charged), vec![group(1, 0, 1, 0)]),
+            Some(Succeeded),
+            reason::COMPLETED,
+        ),
+        (
+            "scheduled fails when its tasks failed between two looks",
+            Some(Scheduled),
+            with_groups(Some(Charged), vec![group(1, 0, 0, 1)]),
+            Some(Failed),
+            reason::RETRIES_EXHAUSTED,
+        ),
+        (
+            "scheduled with running tasks waits for the charge",
+            Some(Scheduled),
+            with_groups(Some(Charging), vec![group(1, 1, 0, 0)]),
+            None,
+            "",
         ),
         (
             "scheduled can be terminated",

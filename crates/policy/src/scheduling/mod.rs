@@ -1,6 +1,6 @@
 //! One scheduling pass over the queued jobs: snapshot in, actions out.
 //!
-//! [`schedule`] looks at every job in phase Queued, in order — queue priority (higher first),
+//! [`schedule`] looks at every queued job (phase Queued, or none yet), in order — queue priority (higher first),
 //! then first come first served (`creationTimestamp`, then namespace and name so the order
 //! is total) — and decides for each:
 //!
@@ -63,7 +63,7 @@ pub use unschedulable::unschedulable;
 
 use crate::api::JobPhase;
 use crate::budget::{BudgetBook, Money};
-use crate::phase::{DependencyState, reason};
+use crate::phase::{DependencyState, is_queued, reason};
 use hash::FastMap;
 use jiff::Timestamp;
 use std::cmp::Reverse;
@@ -166,11 +166,7 @@ pub fn schedule(snapshot: &SchedulingSnapshot, now: Timestamp) -> Vec<Action<'_>
         .collect();
     // Phases of the jobs that queued jobs depend on, by (namespace, name).
     let mut phases: FastMap<(&str, &str), Option<Option<JobPhase>>> = FastMap::default();
-    for job in snapshot
-        .jobs
-        .iter()
-        .filter(|j| j.phase == Some(JobPhase::Queued))
-    {
+    for job in snapshot.jobs.iter().filter(|j| is_queued(j.phase)) {
         for name in job
             .dependencies
             .iter()
@@ -194,7 +190,7 @@ pub fn schedule(snapshot: &SchedulingSnapshot, now: Timestamp) -> Vec<Action<'_>
         .jobs
         .iter()
         .enumerate()
-        .filter(|(_, j)| j.phase == Some(JobPhase::Queued))
+        .filter(|(_, j)| is_queued(j.phase))
         .map(|(i, j)| {
             let queue = queue_index
                 .get(&(j.namespace.as_str(), j.queue.as_str()))

@@ -8,6 +8,7 @@ use crate::api::{
     JobDependency, JobPhase,
 };
 use crate::budget::{BudgetPlan, CostError, CostModel, Money, ReservationState};
+use crate::phase::is_queued;
 use jiff::Timestamp;
 use std::collections::HashMap;
 
@@ -203,15 +204,15 @@ impl JobInfo {
     }
 
     /// Summarises a BatchJob. `model` is the cost model of its queue's budget (`Err` says
-    /// why there is none); it is consulted only for Queued jobs.
+    /// why there is none); it is consulted only for queued jobs ([`is_queued`]).
     pub fn from_job(job: &BatchJob, model: Result<&CostModel, &str>) -> JobInfo {
         let status = job.status.as_ref();
         let phase = status.and_then(|s| s.phase);
         let reservation = status.and_then(|s| s.reservation.as_ref());
-        let pricing = match (phase, model) {
-            (Some(JobPhase::Queued), Ok(model)) => Pricing::of(job, model),
-            (Some(JobPhase::Queued), Err(why)) => Pricing::Unavailable(why.to_owned()),
-            _ => Pricing::Priced(reservation.map_or(Money::ZERO, |r| r.amount)),
+        let pricing = match (is_queued(phase), model) {
+            (true, Ok(model)) => Pricing::of(job, model),
+            (true, Err(why)) => Pricing::Unavailable(why.to_owned()),
+            (false, _) => Pricing::Priced(reservation.map_or(Money::ZERO, |r| r.amount)),
         };
         JobInfo {
             namespace: job.metadata.namespace.clone().unwrap_or_default(),

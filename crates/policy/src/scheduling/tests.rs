@@ -182,7 +182,7 @@ fn paused_queues_hold_their_jobs_and_spend_nothing() {
 }
 
 #[test]
-fn only_queued_jobs_are_scheduled() {
+fn only_queued_jobs_are_scheduled_and_a_new_job_is_queued() {
     let s = snapshot(
         vec![QueueInfo::new("ns", "q", 1, "b")],
         vec![budget("b", 100.0)],
@@ -196,7 +196,9 @@ fn only_queued_jobs_are_scheduled() {
             job("queued", "q", 3, "1"),
         ],
     );
-    assert_eq!(summary(&run(&s)), ["queued: start"]);
+    // A job the controller has not looked at yet waits like a Queued one: it can start at
+    // first sight, without a write saying Queued first.
+    assert_eq!(summary(&run(&s)), ["new: start", "queued: start"]);
 }
 
 /// (case, dependency type, phase of `dep` or None when missing, expected verdict)
@@ -540,6 +542,7 @@ fn reservations_in_flight_count_against_the_budget_until_the_ledger_holds_them()
         at: ts("2026-11-22T14:00:00Z").into(),
         windows: vec![],
         ceiling: None,
+        charged: None,
     });
     let s = snapshot(
         vec![QueueInfo::new("ns", "q", 1, "b")],
@@ -709,6 +712,7 @@ fn a_budget_holding_as_many_open_reservations_as_it_can_starts_no_more_jobs() {
         at: ts("2026-11-22T09:00:00Z").into(),
         windows: vec![],
         ceiling: None,
+        charged: None,
     };
     let with_entries = |n: usize| {
         let mut b = budget("b", 1000.0);

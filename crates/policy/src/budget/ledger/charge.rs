@@ -105,6 +105,7 @@ pub fn apply_charge(
         at: at.clone(),
         windows,
         ceiling: (charge.ceiling > charge.amount).then_some(charge.ceiling),
+        charged: None,
     };
     st.ledger.push(entry.clone());
     st.last_updated = Some(at);

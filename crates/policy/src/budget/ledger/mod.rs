@@ -20,22 +20,31 @@
 //! [`next_step`] reads the job's record and the budget's ledger and says which step is due;
 //! after a crash the controller simply asks again.
 //!
+//! **Folded writes.** Only J1, B1 and B2 need writes of their own. The acknowledgements are
+//! facts the budget already holds: [`catch_up`] reads them from its ledger, and the
+//! controller writes them with the job's next status (J2 with Ready or Running, J4 with the
+//! final phase). J3 is not written at all: the refund is planned in memory and applied (B2)
+//! before the final phase is written, so a job is never shown Succeeded with its money still
+//! held. A single-task job thus costs three job writes (J1, Running, final phase) and two
+//! budget writes, which the controller shares between the jobs charged or refunded at once.
+//!
 //! **Why exactly once.**
 //! - *Never twice*: a budget step for `id` changes amounts only if the budget holds no entry
-//!   for `id` of that kind, and adds one in the same (atomic, conditional) write. An entry is
-//!   removed only once the job's status shows the step acknowledged (J2 / J4). Job states
-//!   only move forward, so a view showing the acknowledgement — however stale — is true.
-//!   The remaining hazard is a *stale job view* still showing `Charging` after the entry was
-//!   pruned. Hence the **fresh-proof rule**: the controller makes a budget step for a job
-//!   only right after a successful conditional write of that job in the same reconcile (J1,
-//!   or, when retrying, [`retry`], which bumps `attempt`). A successful conditional write
-//!   proves the view was current, i.e. the step is still unacknowledged, so its entry (if the
-//!   step already landed) has not been pruned.
+//!   for `id` of that kind, and adds one in the same (atomic, conditional) write. B2 moves
+//!   money only against the budget's own Charge entry, which it replaces in that write, so
+//!   no view of the job, however stale, refunds twice. A Charge entry leaves only through
+//!   B2, a Refund entry only once the job's status shows it acknowledged (J4). The remaining
+//!   hazard is a *stale job view* still showing `Charging` after the refund's entry was
+//!   pruned. Hence the **fresh-proof rule** for B1: the controller charges a job only right
+//!   after a successful conditional write of that job in the same call (J1, or, when
+//!   retrying, [`retry`], which bumps `attempt`). A successful conditional write proves the
+//!   view was current, i.e. the job was not refunded, so its Charge entry (if the charge
+//!   already landed) is still there.
 //! - *Never lost*: the job reaches `Charged` (or `Refunded`) only from the budget's entry,
 //!   which exists only if the amounts changed; until then [`next_step`] keeps asking for the
 //!   budget step. A job with a reservation must carry a finalizer
-//!   ([`RESERVATION_FINALIZER`](crate::api::RESERVATION_FINALIZER), added before J1) until
-//!   `Refunded` and pruned, so a deleted job is still refunded.
+//!   ([`RESERVATION_FINALIZER`](crate::api::RESERVATION_FINALIZER), added at admission or
+//!   before J1) until `Refunded`, so a deleted job is still refunded.
 //! - *Bounded*: an entry lives from its charge to the acknowledgement of its refund, so the
 //!   ledger holds the reservations not yet refunded: the budget's running jobs, at most
 //!   [`MAX_OPEN_RESERVATIONS`](super::balance::MAX_OPEN_RESERVATIONS) (the scheduling pass
@@ -99,10 +108,12 @@
 //! assert_eq!(ledger::consumed(&record), Money::parse("2").unwrap());
 //! ```
 
+mod catch_up;
 mod charge;
 mod refund;
 
 pub use super::audit::{Discrepancy, WindowKey, audit, expected_totals, window_totals};
+pub use catch_up::catch_up;
 pub use charge::{ack_charge, apply_charge, plan_charge};
 pub use refund::{ack_refund, actual_cost, apply_refund, plan_refund};
 

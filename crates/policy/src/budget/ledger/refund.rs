@@ -1,4 +1,4 @@
-//! Refunding: J3 (plan), B2 (apply), J4 (acknowledge).
+//! Refunding: J3 (plan, in memory), B2 (apply), J4 (acknowledge, with the final phase).
 
 use super::{Applied, LedgerError, Refund, check_ack, entry_of};
 use crate::api::BatchBudgetStatus;
@@ -97,6 +97,7 @@ pub fn apply_refund(
             withheld: Money::ZERO,
         };
     }
+    let charged = entry_of(&st, &refund.id, LedgerEntryKind::Charge).map(|c| c.amount);
     let (given, charged_windows) = match entry_of(&st, &refund.id, LedgerEntryKind::Charge) {
         Some(charge) => {
             // At most the charge less the claimed cost; at least (a negative amount: a further
@@ -126,6 +127,7 @@ pub fn apply_refund(
         at: at.clone(),
         windows: credited,
         ceiling: None,
+        charged,
     };
     st.ledger.push(entry.clone());
     st.last_updated = Some(at);
@@ -196,6 +198,11 @@ pub fn ack_refund(
     r.state = ReservationState::Refunded;
     // What the budget gave, which is what the job's consumption is computed from.
     r.refund = Some(entry.amount);
+    if let Some(charged) = entry.charged {
+        // The budget's word, the same on every retry (the record's own estimate depends on
+        // when it was made).
+        r.actual_cost = Some(charged.saturating_sub(entry.amount));
+    }
     r.refunded_at = Some(entry.at.clone());
     r.refund_windows.clone_from(&entry.windows);
     Ok(r)

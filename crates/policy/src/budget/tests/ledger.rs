@@ -741,3 +741,113 @@ fn a_pod_shows_its_run_its_group_and_whether_it_was_preempted() {
         }
     }
 }
+
+#[test]
+fn catch_up_reads_each_acknowledgement_from_the_budget() {
+    use ReservationState::{Charged, Charging, Refunded, Refunding};
+    let intent = record("j1", &[("main", "8", 4 * 3600)]);
+    let empty = BatchBudgetStatus::default();
+    let (acked, with_charge) = charged(&intent, &empty, "2026-11-22T10:00:00Z");
+    let (settled, with_refund) = refunded(
+        &acked,
+        &with_charge,
+        SignedDuration::from_hours(1),
+        "2026-11-22T11:00:00Z",
+    );
+    let (pruned, _) = ledger::prune(&with_refund, |e| ledger::acknowledged(e, Some(&settled)));
+    let in_state = |state| ReservationRecord {
+        state,
+        ..acked.clone()
+    };
+    // (what, record, budget, state after catch_up)
+    let table = [
+        (
+            "an intent the budget has not charged",
+            intent.clone(),
+            &empty,
+            Charging,
+        ),
+        (
+            "an intent the budget charged",
+            intent.clone(),
+            &with_charge,
+            Charged,
+        ),
+        (
+            "an intent charged and refunded",
+            intent.clone(),
+            &with_refund,
+            Refunding,
+        ),
+        (
+            "a charged record, refund applied",
+            acked.clone(),
+            &with_refund,
+            Refunding,
+        ),
+        (
+            "a charged record, the budget unchanged",
+            acked.clone(),
+            &with_charge,
+            Charged,
+        ),
+        (
+            "a charged record, entries pruned",
+            acked.clone(),
+            &pruned,
+            Charged,
+        ),
+        (
+            "a refunding record",
+            in_state(Refunding),
+            &with_refund,
+            Refunding,
+        ),
+        ("a settled record", settled.clone(), &pruned, Refunded),
+        (
+            "an intent, entries pruned (stale view)",
+            intent.clone(),
+            &pruned,
+            Charging,
+        ),
+    ];
+    for (what, r, budget, expected) in table {
+        assert_eq!(ledger::catch_up(&r, budget).state, expected, "{what}");
+    }
+    // Caught up from the Charge entry, the record is the one J2 would have written.
+    assert_eq!(ledger::catch_up(&intent, &with_charge), acked);
+    // Then the acknowledgement of the refund follows from the Refund entry.
+    let caught = ledger::catch_up(&intent, &with_refund);
+    let LedgerStep::AckRefund(entry) =
+        ledger::next_step(Some(&caught), true, &with_refund, "ns/job")
+    else {
+        panic!("expected the refund's acknowledgement")
+    };
+    let done = ledger::ack_refund(&caught, &entry).unwrap();
+    assert_eq!(
+        (done.refund, done.actual_cost),
+        (settled.refund, settled.actual_cost)
+    );
+}
+
+#[test]
+fn the_actual_cost_is_the_budgets_word_on_every_retry() {
+    let r = record("j1", &[("main", "8", 4 * 3600)]);
+    let (r, st) = charged(&r, &BatchBudgetStatus::default(), "2026-11-22T10:00:00Z");
+    // Priced after 1 h, applied; the acknowledgement is lost (a crash).
+    let (first, st) = refunded(
+        &r,
+        &st,
+        SignedDuration::from_hours(1),
+        "2026-11-22T11:00:00Z",
+    );
+    // Asked again later, the record's own estimate has changed: the budget's has not.
+    let again = ledger::plan_refund(&r, SignedDuration::from_hours(2)).unwrap();
+    let LedgerStep::AckRefund(entry) = ledger::next_step(Some(&again), true, &st, "ns/job") else {
+        panic!("the refund is applied already")
+    };
+    let acked = ledger::ack_refund(&again, &entry).unwrap();
+    assert_eq!(acked.actual_cost, Some(m("2")));
+    assert_eq!(acked.actual_cost, first.actual_cost);
+    assert_eq!(ledger::consumed(&acked), m("2"));
+}
