@@ -17,10 +17,16 @@ use kbatch_policy::budget::{BudgetPlan, LedgerEntry, window_spent};
 use kube::ResourceExt;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 /// A change of one budget's status: `None` when it has nothing to change. Applied again to
 /// a newer status after a conflict, so it must be idempotent (every ledger step is).
 pub type Step = Box<dyn Fn(&BatchBudgetStatus) -> Option<BatchBudgetStatus> + Send + Sync>;
+
+/// How recent a budget's last write must be for the budget to count as busy.
+const BUSY: Duration = Duration::from_secs(1);
+/// How long a writer of a busy budget waits for other steps before it writes.
+const LINGER: Duration = Duration::from_millis(200);
 
 /// How many times a write is tried again after a conflict with a writer outside this
 /// controller (an administrator changing the spec).
@@ -34,6 +40,8 @@ pub struct BudgetSlot {
     writer: tokio::sync::Mutex<Option<BatchBudget>>,
     /// A copy of the version last written, readable without waiting for a write.
     latest: Mutex<Option<BatchBudget>>,
+    /// When it was last written.
+    written_at: Mutex<Option<Instant>>,
 }
 
 #[derive(Default)]
@@ -77,6 +85,18 @@ impl BudgetSlot {
 
     fn remember(&self, written: Option<&BatchBudget>) {
         *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = written.cloned();
+        *self
+            .written_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+    }
+
+    fn busy(&self) -> bool {
+        let at = *self
+            .written_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        at.is_some_and(|at| at.elapsed() < BUSY)
     }
 }
 
@@ -114,6 +134,9 @@ pub async fn update_budget(
         ticket
     };
     let mut last = slot.writer.lock().await;
+    if slot.busy() {
+        tokio::time::sleep(LINGER).await;
+    }
     let batch = {
         let mut queue = slot.queue();
         if let Some(outcome) = queue.done.remove(&ticket) {

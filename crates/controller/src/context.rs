@@ -17,7 +17,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 /// Why a reconcile failed.
@@ -303,6 +303,19 @@ pub struct Context {
     budget_slots: BudgetSlots,
     /// Jobs whose Start the scheduling pass is making (their uids): their reconciles wait.
     starting: Mutex<HashSet<String>>,
+    /// BatchJobs as this controller last wrote them (by uid), kept until the store catches up.
+    written_jobs: Mutex<HashMap<String, (BatchJob, Instant)>>,
+}
+
+/// How many written jobs are kept before the old ones (see [`WRITTEN_KEPT_FOR`]) are dropped.
+const WRITTEN_JOBS: usize = 1024;
+/// How long a written job is kept at most once there are many: far longer than a watch lags.
+const WRITTEN_KEPT_FOR: Duration = Duration::from_secs(60);
+
+/// The etcd revision in a resourceVersion (opaque to clients in general; kbatch only runs
+/// against the API server, whose versions are revisions). `None` when unreadable.
+fn revision(meta: &kube::api::ObjectMeta) -> Option<u64> {
+    meta.resource_version.as_deref()?.parse().ok()
 }
 
 impl std::fmt::Debug for Context {
@@ -327,6 +340,7 @@ impl Context {
             failures: Mutex::new(HashMap::new()),
             budget_slots: BudgetSlots::default(),
             starting: Mutex::new(HashSet::new()),
+            written_jobs: Mutex::new(HashMap::new()),
         }
     }
 
@@ -349,6 +363,44 @@ impl Context {
         let mut set = self.starting.lock().unwrap_or_else(PoisonError::into_inner);
         set.extend(uids.iter().cloned());
         Starting { ctx: self, uids }
+    }
+
+    /// Remembers `job` as this controller just wrote it.
+    pub fn remember_job(&self, job: &BatchJob) {
+        let Some(uid) = job.metadata.uid.clone() else {
+            return;
+        };
+        let mut written = self
+            .written_jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if written.len() >= WRITTEN_JOBS {
+            written.retain(|_, (_, at)| at.elapsed() < WRITTEN_KEPT_FOR);
+        }
+        written.insert(uid, (job.clone(), Instant::now()));
+    }
+
+    /// The newest version of `stored` this controller knows: the store's, or the one it last
+    /// wrote when the store has not caught up with it yet (a reconcile started by an older
+    /// event would otherwise act on a view its own writes have passed, and be refused).
+    pub fn newest_job(&self, stored: &BatchJob) -> BatchJob {
+        let Some(uid) = stored.metadata.uid.as_deref() else {
+            return stored.clone();
+        };
+        let mut written = self
+            .written_jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match written.get(uid) {
+            Some((mine, _)) if revision(&mine.metadata) > revision(&stored.metadata) => {
+                mine.clone()
+            }
+            Some(_) => {
+                written.remove(uid);
+                stored.clone()
+            }
+            None => stored.clone(),
+        }
     }
 
     /// Whether the scheduling pass is starting the job `uid`.

@@ -186,7 +186,7 @@ pub async fn intend(
     let patched;
     let job = match add_patch(&job.metadata) {
         Some(patch) => {
-            patched = patch_job(&ctx.client, job, patch).await?;
+            patched = patch_job(ctx, job, patch).await?;
             &patched
         }
         None => job,

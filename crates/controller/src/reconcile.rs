@@ -93,6 +93,7 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
         return Ok(Action::requeue(STARTING_RETRY));
     }
     let now = (ctx.now)();
+    let job = ctx.newest_job(&job);
     let budget = reserved_budget(&ctx, &job);
     let job = ledger_io::caught_up(&job, budget.as_ref());
     let phase = job.status.as_ref().and_then(|s| s.phase);
@@ -143,7 +144,7 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
             if let FinalizerStep::Remove(patch) =
                 reservation::plan(&written, budget_status(budget.as_ref()).as_ref())
             {
-                patch_job(&ctx.client, &written, patch).await?;
+                patch_job(&ctx, &written, patch).await?;
             }
         }
         ctx.succeeded(&key(&job));
@@ -176,7 +177,7 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
     }
     match reservation::plan(&latest, budget_status(budget.as_ref()).as_ref()) {
         FinalizerStep::Add(patch) | FinalizerStep::Remove(patch) => {
-            patch_job(&ctx.client, &latest, patch).await?;
+            patch_job(&ctx, &latest, patch).await?;
         }
         // Settle is only decided for a job being deleted, which took the other path.
         FinalizerStep::Keep | FinalizerStep::Settle => {}
@@ -298,7 +299,7 @@ async fn release(
             {
                 refund_dropped(ctx, &job, record);
             }
-            patch_job(&ctx.client, &job, patch).await?;
+            patch_job(ctx, &job, patch).await?;
             Ok(Action::await_change())
         }
         // The ledger needs more steps than one reconcile takes: continue soon.

@@ -19,7 +19,7 @@
 //!
 //! [`ledger_io::intend`]: crate::ledger_io::intend
 
-use crate::context::Error;
+use crate::context::{Context, Error};
 use crate::finalizers;
 use kbatch_policy::api::{BatchBudgetStatus, BatchJob, RESERVATION_FINALIZER};
 use kbatch_policy::budget::{ReservationRecord, ReservationState};
@@ -106,23 +106,21 @@ pub fn plan(job: &BatchJob, budget: Option<&BatchBudgetStatus>) -> FinalizerStep
 }
 
 /// Sends the JSON `patch` to `job` and returns the job as stored.
-pub async fn patch_job(
-    client: &kube::Client,
-    job: &BatchJob,
-    patch: Value,
-) -> Result<BatchJob, Error> {
+pub async fn patch_job(ctx: &Context, job: &BatchJob, patch: Value) -> Result<BatchJob, Error> {
     let namespace = job
         .namespace()
         .ok_or_else(|| Error::unidentified(job, "namespace"))?;
-    let api: Api<BatchJob> = Api::namespaced(client.clone(), &namespace);
+    let api: Api<BatchJob> = Api::namespaced(ctx.client.clone(), &namespace);
     let patch: json_patch::Patch = serde_json::from_value(patch)?;
-    Ok(api
+    let written = api
         .patch(
             &job.name_any(),
             &PatchParams::default(),
             &Patch::Json::<()>(patch),
         )
-        .await?)
+        .await?;
+    ctx.remember_job(&written);
+    Ok(written)
 }
 
 #[cfg(test)]

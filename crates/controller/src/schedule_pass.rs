@@ -64,9 +64,10 @@ pub async fn pass(ctx: &Context, now: Timestamp) -> usize {
     let mut failures = 0;
     for action in actions {
         let job_ref = action.job();
-        let Some(job) = ctx.stores.job(job_ref.namespace, job_ref.name, job_ref.uid) else {
+        let Some(stored) = ctx.stores.job(job_ref.namespace, job_ref.name, job_ref.uid) else {
             continue;
         };
+        let job = Arc::new(ctx.newest_job(&stored));
         if job.metadata.deletion_timestamp.is_some() {
             // Going away: never reserve for it (the reconcile releases it).
             continue;
@@ -270,17 +271,26 @@ async fn apply(
     Ok(())
 }
 
-/// Runs passes forever: every [`PERIOD`], or sooner when woken. Starts once the stores
-/// hold their initial lists.
+/// The shortest time between two passes: jobs submitted together are started by one pass,
+/// which charges their budget in one write.
+pub const MIN_GAP: Duration = Duration::from_millis(500);
+
+/// Runs passes forever: every [`PERIOD`], or sooner when woken (at most one per
+/// [`MIN_GAP`]). Starts once the stores hold their initial lists.
 pub async fn run(ctx: &Context) -> Result<std::convert::Infallible, Error> {
     ctx.stores.ready().await?;
     let mut tick = tokio::time::interval(PERIOD);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             () = ctx.wake.notified() => {}
         }
+        if let Some(at) = last {
+            tokio::time::sleep_until(at + MIN_GAP).await;
+        }
+        last = Some(tokio::time::Instant::now());
         let failed = pass(ctx, (ctx.now)()).await;
         if failed > 0 {
             tracing::debug!(failed, "scheduling pass finished with failures");

@@ -68,6 +68,7 @@ pub async fn write_job_status(
         )
         .await?;
     crate::events::publish(ctx.events.as_ref(), job.status.as_ref(), &written);
+    ctx.remember_job(&written);
     Ok(written)
 }
 

@@ -458,3 +458,34 @@ async fn the_running_write_carries_the_charges_acknowledgement() {
     drop(ctx);
     finish(verifier).await;
 }
+
+/// The store still shows the job before the controller's own Running write (its watch lags):
+/// the reconcile acts on the version the controller wrote, so nothing is written again (a
+/// write from the stale version would be refused, then retried).
+#[tokio::test]
+async fn a_store_behind_the_controllers_own_write_is_not_acted_on() {
+    let job = batch_job(1).in_phase(JobPhase::Scheduled);
+    let running_job = owned_job(1, progress(1, 0));
+    let status = expected_status(
+        &job,
+        JobPhase::Running,
+        reason::STARTED,
+        "tasks are running",
+        vec![GroupStatus {
+            name: "main".into(),
+            active: 1,
+            ..GroupStatus::default()
+        }],
+    );
+    let mut written = at_version(&job, "8");
+    written.status = Some(status);
+    let (ctx, handle, _writers) = context(world(&job, vec![running_job]));
+    let verifier = serve(handle, vec![]);
+    ctx.remember_job(&written);
+    reconcile(Arc::new(job.clone()), ctx.clone()).await.unwrap();
+    // Once the store has caught up, its version is the one used (and the copy dropped).
+    assert_eq!(ctx.newest_job(&written), written);
+    assert_eq!(ctx.newest_job(&job), job);
+    drop(ctx);
+    finish(verifier).await;
+}
