@@ -189,6 +189,40 @@ async fn controller_requests(cluster: &Cluster) -> anyhow::Result<BTreeMap<Strin
     Ok(by_verb)
 }
 
+/// Per stage of the jobs' lives, each job's time in it (seconds): created → Scheduled
+/// (waiting for the scheduling pass), Scheduled → first task seen running or done, → done.
+fn stages(jobs: &[BatchJob]) -> Vec<(&'static str, Vec<i64>)> {
+    let at = |job: &BatchJob, type_: &str| {
+        let conditions = job.status.as_ref().map(|s| s.conditions.as_slice());
+        conditions
+            .unwrap_or_default()
+            .iter()
+            .find(|c| c.type_ == type_)
+            .and_then(|c| c.time.as_ref())
+            .map(|t| t.0)
+    };
+    let mut scheduled = Vec::new();
+    let mut started = Vec::new();
+    let mut done = Vec::new();
+    for job in jobs {
+        let created = job.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        let (Some(created), Some(chosen), Some(end)) =
+            (created, at(job, "Scheduled"), at(job, "Completed"))
+        else {
+            continue;
+        };
+        let start = at(job, "TasksStarted").unwrap_or(end);
+        scheduled.push(chosen.duration_since(created).as_secs());
+        started.push(start.duration_since(chosen).as_secs());
+        done.push(end.duration_since(start).as_secs());
+    }
+    vec![
+        ("created → Scheduled", scheduled),
+        ("Scheduled → running (or done)", started),
+        ("running → Succeeded", done),
+    ]
+}
+
 fn peak_rss_mib(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kib: f64 = status
@@ -305,6 +339,10 @@ fn main() -> anyhow::Result<()> {
     })?;
     let after = cluster.run(controller_requests(&cluster))?;
     let rss = cluster.controller_pid().and_then(peak_rss_mib);
+    let finished = cluster.run(async {
+        let api: Api<BatchJob> = Api::namespaced(cluster.admin.clone(), &ns);
+        anyhow::Ok(api.list(&ListParams::default()).await?.items)
+    })?;
 
     // Requests during the run, by "verb resource"; writes per job leave out Events.
     let per_job = |verbs: &[&str]| -> f64 {
@@ -357,6 +395,18 @@ fn main() -> anyhow::Result<()> {
     match rss {
         Some(mib) => println!("| controller peak RSS | {mib:.0} MiB | | | ≤ 200 MB |"),
         None => println!("| controller peak RSS | unknown | | | ≤ 200 MB |"),
+    }
+    println!("\nwhere a job's time went (whole seconds, from its conditions):");
+    println!("| stage | p50 | p99 | max |");
+    println!("|---|---|---|---|");
+    for (stage, mut secs) in stages(&finished) {
+        secs.sort_unstable();
+        let at = |p: f64| {
+            let rank = ((p * secs.len() as f64).ceil() as usize).clamp(1, secs.len().max(1));
+            secs.get(rank - 1).copied().unwrap_or_default()
+        };
+        let max = secs.last().copied().unwrap_or_default();
+        println!("| {stage} | {} s | {} s | {max} s |", at(0.5), at(0.99));
     }
     println!("\ncontroller requests during the run, by verb and resource:");
     for (key, n) in &after {

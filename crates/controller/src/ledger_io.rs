@@ -170,6 +170,13 @@ fn price(
     Ok(plan_charge(job, &budget.name_any(), &cost, now)?)
 }
 
+fn plan_of(budget: &BatchBudget) -> Result<BudgetPlan, Error> {
+    BudgetPlan::from_budget(budget).map_err(|source| Error::InvalidBudget {
+        name: budget.name_any(),
+        source,
+    })
+}
+
 /// The Start of the scheduling pass, first half: adds the reservation finalizer when the
 /// webhook did not (a write of its own, before anything is reserved: a crash right after it
 /// leaves a finalizer without a charge, never the reverse), then writes the intent and phase
@@ -191,14 +198,15 @@ pub async fn intend(
         }
         None => job,
     };
-    let mut status = with_phase(
-        &status_with(job, record.clone()),
+    let mut queued = status_with(job, record.clone());
+    first_sight(&mut queued);
+    let status = with_phase(
+        &queued,
         JobPhase::Scheduled,
         reason::SCHEDULED,
         "chosen to run; reserving its budget".to_owned(),
         now,
     );
-    first_sight(&mut status);
     let written = write_job_status(ctx, job, &status).await?;
     let charge = Charge {
         id: record.id.clone(),
@@ -218,10 +226,7 @@ pub async fn charge(
     charges: Vec<Charge>,
     now: Timestamp,
 ) -> Result<BatchBudget, Error> {
-    let plan = BudgetPlan::from_budget(budget).map_err(|source| Error::InvalidBudget {
-        name: budget.name_any(),
-        source,
-    })?;
+    let plan = plan_of(budget)?;
     let id = charges.first().map(|c| c.id.clone()).unwrap_or_default();
     let step: Step = Box::new(move |current| {
         let mut status = None;
@@ -276,10 +281,7 @@ async fn apply_refunds(
     claim: Refund,
     now: Timestamp,
 ) -> Result<BatchBudget, Error> {
-    let plan = BudgetPlan::from_budget(budget).map_err(|source| Error::InvalidBudget {
-        name: budget.name_any(),
-        source,
-    })?;
+    let plan = plan_of(budget)?;
     let id = claim.id.clone();
     let step: Step = Box::new(move |current| {
         let applied = apply_refund(current, &plan, &claim, now);

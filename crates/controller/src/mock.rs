@@ -152,6 +152,15 @@ pub fn context_with_budgets_unsynced(
     (Arc::new(unsynced), handle, writers, writer)
 }
 
+/// The answer `e` describes.
+fn response_of(e: &Expect) -> Response<Body> {
+    let reply = serde_json::to_vec(&e.reply).unwrap_or_default();
+    Response::builder()
+        .status(e.status)
+        .body(Body::from(reply))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
 /// Serves `expected` in order, then asserts that no other request comes (the client must
 /// be dropped for the task to end).
 pub fn serve(mut handle: Handle, expected: Vec<Expect>) -> JoinHandle<()> {
@@ -167,16 +176,11 @@ pub fn serve(mut handle: Handle, expected: Vec<Expect>) -> JoinHandle<()> {
                 .collect_bytes()
                 .await
                 .unwrap_or_default();
-            if let Some(body) = e.body {
+            if let Some(body) = &e.body {
                 let got: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-                assert_eq!(got, body, "request {i} ({} {}): body", e.method, e.uri);
+                assert_eq!(&got, body, "request {i} ({} {}): body", e.method, e.uri);
             }
-            let reply = serde_json::to_vec(&e.reply).unwrap_or_default();
-            let response = Response::builder()
-                .status(e.status)
-                .body(Body::from(reply))
-                .unwrap_or_else(|_| Response::new(Body::empty()));
-            send.send_response(response);
+            send.send_response(response_of(&e));
         }
         if let Some((request, _)) = handle.next_request().await {
             panic!("unexpected request: {} {}", request.method(), request.uri());
@@ -207,12 +211,7 @@ pub fn serve_any_order(mut handle: Handle, mut expected: Vec<Expect>) -> JoinHan
                 panic!("unexpected request: {method} {uri} {got}");
             };
             let e = expected.remove(i);
-            let reply = serde_json::to_vec(&e.reply).unwrap_or_default();
-            let response = Response::builder()
-                .status(e.status)
-                .body(Body::from(reply))
-                .unwrap_or_else(|_| Response::new(Body::empty()));
-            send.send_response(response);
+            send.send_response(response_of(&e));
         }
         if let Some((request, _)) = handle.next_request().await {
             panic!("unexpected request: {} {}", request.method(), request.uri());

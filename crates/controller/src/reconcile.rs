@@ -165,7 +165,9 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
                 latest = j;
                 budget = Some(b);
             }
-            None if record.state == ReservationState::Refunded => {}
+            // Refunded, or finished with its refund dropped (said when the job ended).
+            None if record.state == ReservationState::Refunded
+                || status.phase.is_some_and(is_terminal) => {}
             None => {
                 return Err(Error::MissingPolicy {
                     kind: "BatchBudget",

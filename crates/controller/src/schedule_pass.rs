@@ -375,14 +375,16 @@ mod tests {
             j1_rv = new_rv.to_string();
         }
         // J1: the intent (and what a job's first status takes), conditional on F's answer.
-        let mut j1 = with_phase(
-            &crate::ledger_io::status_with(job, intent.clone()),
+        let mut queued = crate::ledger_io::status_with(job, intent.clone());
+        crate::decide::first_sight(job, &mut queued, Some(priority_ref()));
+        assert_eq!(queued.batch_priority, Some(priority_ref()));
+        let j1 = with_phase(
+            &queued,
             JobPhase::Scheduled,
             reason::SCHEDULED,
             "chosen to run; reserving its budget".into(),
             now,
         );
-        crate::decide::first_sight(job, &mut j1, Some(priority_ref()));
         let mut after_j1 = with_finalizer.clone();
         after_j1.status = Some(j1.clone());
         after_j1.metadata.resource_version = Some((new_rv + 1).to_string());

@@ -123,15 +123,16 @@ async fn a_job_the_webhook_gave_the_finalizer_takes_no_finalizer_write() {
         .job_cost(&job.spec)
         .unwrap();
     let intent = plan_charge(&job, "team", &cost, now).unwrap();
-    let mut j1 = with_phase(
-        &status_with(&job, intent),
+    // What the pass fills on a job it has never written.
+    let mut queued = status_with(&job, intent);
+    queued.submitted_by = Some("alice".into());
+    let j1 = with_phase(
+        &queued,
         JobPhase::Scheduled,
         reason::SCHEDULED,
         "chosen to run; reserving its budget".into(),
         now,
     );
-    // What the pass fills on a job it has never written.
-    j1.submitted_by = Some("alice".into());
     let job_v8 = stored(&job, |j| {
         j.status = Some(j1.clone());
         j.metadata.resource_version = Some("8".into());

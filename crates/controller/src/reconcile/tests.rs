@@ -56,6 +56,35 @@ fn refunded(
     (b2.status, ack_refund(&planned, &b2.entry).unwrap())
 }
 
+/// The requests that end a charged job at [`test_now`] with `status` (its final phase,
+/// reservation Charged): B2 (billed from the charge at 09:00, the record having no Running
+/// condition, to 10:00), the final status with the refund acknowledged, then the finalizer's
+/// removal conditional on that write. Returns them with the budget holding the charge.
+fn refunded_then_ended(
+    job: &BatchJob,
+    mut status: kbatch_policy::api::BatchJobStatus,
+) -> (BatchBudget, Vec<Expect>) {
+    let budget = charged_budget();
+    let record = status.reservation.clone().unwrap();
+    let (b2, acked) = refunded(&budget, &record, jiff::SignedDuration::from_hours(1));
+    status.budget_consumed = Some(kbatch_policy::budget::ledger::consumed(&acked).to_f64());
+    status.reservation = Some(acked);
+    let mut patched = at_version(job, "8");
+    patched.status = Some(status.clone());
+    let mut released = at_version(&patched, "9");
+    released.metadata.finalizers = Some(vec![]);
+    let mut written_budget = at_version(&budget, "6");
+    written_budget.status = Some(b2.clone());
+    let requests = vec![
+        Expect::new(Method::PATCH, BUDGET_STATUS, to_json(&written_budget))
+            .body(crate::writes::budget_status_patch(Some("5"), &b2).unwrap()),
+        Expect::new(Method::PATCH, STATUS, to_json(&patched))
+            .body(job_status_patch(Some("7"), &status).unwrap()),
+        Expect::new(Method::PATCH, JOB, to_json(&released)).body(release_patch("8", 0)),
+    ];
+    (budget, requests)
+}
+
 /// `object` as the API server returns it after a write: `resourceVersion` `rv`.
 fn at_version<T: kube::Resource + Clone>(object: &T, rv: &str) -> T {
     let mut o = object.clone();
@@ -131,7 +160,7 @@ async fn a_job_whose_tasks_all_succeeded_is_refunded_then_succeeds() {
     // the version the status write returned): no job is seen Succeeded holding its money.
     let job = batch_job(2).in_phase(JobPhase::Running);
     let done = owned_job(2, progress(0, 2));
-    let mut status = expected_status(
+    let status = expected_status(
         &job,
         JobPhase::Succeeded,
         reason::COMPLETED,
@@ -143,32 +172,12 @@ async fn a_job_whose_tasks_all_succeeded_is_refunded_then_succeeds() {
             ..GroupStatus::default()
         }],
     );
-    let budget = charged_budget();
-    // No Running condition: billed from the charge (09:00) to the end (10:00).
-    let record = status.reservation.clone().unwrap();
-    let (b2, acked) = refunded(&budget, &record, jiff::SignedDuration::from_hours(1));
-    status.budget_consumed = Some(kbatch_policy::budget::ledger::consumed(&acked).to_f64());
-    status.reservation = Some(acked);
-    let mut patched = at_version(&job, "8");
-    patched.status = Some(status.clone());
-    let mut released = at_version(&patched, "9");
-    released.metadata.finalizers = Some(vec![]);
-    let mut written_budget = at_version(&budget, "6");
-    written_budget.status = Some(b2.clone());
+    let (budget, ending) = refunded_then_ended(&job, status);
     let (ctx, handle, _writers) = context(World {
         budgets: vec![budget.clone()],
         ..world(&job, vec![done])
     });
-    let verifier = serve(
-        handle,
-        vec![
-            Expect::new(Method::PATCH, BUDGET_STATUS, to_json(&written_budget))
-                .body(crate::writes::budget_status_patch(Some("5"), &b2).unwrap()),
-            Expect::new(Method::PATCH, STATUS, to_json(&patched))
-                .body(job_status_patch(Some("7"), &status).unwrap()),
-            Expect::new(Method::PATCH, JOB, to_json(&released)).body(release_patch("8", 0)),
-        ],
-    );
+    let verifier = serve(handle, ending);
     reconcile(Arc::new(job), ctx.clone()).await.unwrap();
     drop(ctx);
     finish(verifier).await;
@@ -178,7 +187,7 @@ async fn a_job_whose_tasks_all_succeeded_is_refunded_then_succeeds() {
 async fn terminate_deletes_the_jobs_and_fails_the_job() {
     let job = batch_job(2).in_phase(JobPhase::Running).terminated();
     let running = owned_job(2, progress(1, 1));
-    let mut status = expected_status(
+    let status = expected_status(
         &job,
         JobPhase::Failed,
         reason::TERMINATED,
@@ -191,17 +200,7 @@ async fn terminate_deletes_the_jobs_and_fails_the_job() {
             ..GroupStatus::default()
         }],
     );
-    let budget = charged_budget();
-    let record = status.reservation.clone().unwrap();
-    let (b2, acked) = refunded(&budget, &record, jiff::SignedDuration::from_hours(1));
-    status.budget_consumed = Some(kbatch_policy::budget::ledger::consumed(&acked).to_f64());
-    status.reservation = Some(acked);
-    let mut patched = at_version(&job, "8");
-    patched.status = Some(status.clone());
-    let mut released = at_version(&patched, "9");
-    released.metadata.finalizers = Some(vec![]);
-    let mut written_budget = at_version(&budget, "6");
-    written_budget.status = Some(b2.clone());
+    let (budget, ending) = refunded_then_ended(&job, status);
     let (ctx, handle, _writers) = context(World {
         budgets: vec![budget.clone()],
         ..world(&job, vec![running.clone()])
@@ -215,12 +214,10 @@ async fn terminate_deletes_the_jobs_and_fails_the_job() {
                 to_json(&running),
             )
             .body(serde_json::json!({"propagationPolicy": "Background"})),
-            Expect::new(Method::PATCH, BUDGET_STATUS, to_json(&written_budget))
-                .body(crate::writes::budget_status_patch(Some("5"), &b2).unwrap()),
-            Expect::new(Method::PATCH, STATUS, to_json(&patched))
-                .body(job_status_patch(Some("7"), &status).unwrap()),
-            Expect::new(Method::PATCH, JOB, to_json(&released)).body(release_patch("8", 0)),
-        ],
+        ]
+        .into_iter()
+        .chain(ending)
+        .collect(),
     );
     reconcile(Arc::new(job), ctx.clone()).await.unwrap();
     drop(ctx);
