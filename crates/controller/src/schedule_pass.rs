@@ -61,7 +61,7 @@ pub async fn pass(ctx: &Context, now: Timestamp) -> usize {
     let snapshot = snapshot(ctx);
     let actions = schedule(&snapshot, now);
     let mut starts: Vec<(Arc<BatchJob>, String)> = Vec::new();
-    let mut failures = 0;
+    let mut others: Vec<(Arc<BatchJob>, Action<'_>)> = Vec::new();
     for action in actions {
         let job_ref = action.job();
         let Some(stored) = ctx.stores.job(job_ref.namespace, job_ref.name, job_ref.uid) else {
@@ -74,13 +74,23 @@ pub async fn pass(ctx: &Context, now: Timestamp) -> usize {
         }
         if let Action::Start { budget, .. } = action {
             starts.push((job, budget.to_owned()));
-            continue;
-        }
-        if let Err(error) = apply(ctx, &job, action, now).await {
-            failures += 1;
-            log_failure(&job_ref.to_string(), &error);
+        } else {
+            others.push((job, action));
         }
     }
+    // Waits and failures, a few at a time: most write nothing (their conditions stand).
+    let failures = futures::stream::iter(others)
+        .map(|(job, action)| async move {
+            let job_ref = action.job().to_string();
+            let outcome = apply(ctx, &job, action, now).await;
+            if let Err(error) = &outcome {
+                log_failure(&job_ref, error);
+            }
+            usize::from(outcome.is_err())
+        })
+        .buffer_unordered(INTENTS_AT_ONCE)
+        .fold(0, |sum, failed| async move { sum + failed })
+        .await;
     let (failed, written) = start_all(ctx, starts, now).await;
     let failures = failures + failed + roll_budgets(ctx, &written, now).await;
     ctx.observed.pass_took(started.elapsed());
@@ -95,7 +105,7 @@ fn log_failure(job: &str, error: &Error) {
     }
 }
 
-/// How many intents are written at once.
+/// How many intents (or waiting conditions) are written at once.
 const INTENTS_AT_ONCE: usize = 8;
 
 /// The Starts of one pass: every intent (J1), then one charge per budget (B1). Returns how

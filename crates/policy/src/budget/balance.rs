@@ -187,6 +187,63 @@ pub struct WindowShortfall {
 }
 
 impl BudgetShortfall {
+    /// What a job that waits for the budget carries in its status: this message without what
+    /// is left in the windows, which changes with every charge and refund of other jobs (a
+    /// write of every waiting job's status each time).
+    ///
+    /// ```
+    /// use kbatch_policy::budget::{BudgetShortfall, Money, WindowShortfall};
+    /// let short = BudgetShortfall {
+    ///     budget: "default".into(),
+    ///     needed: Money::parse("5.1").unwrap(),
+    ///     windows: vec![WindowShortfall {
+    ///         window: "24h".into(),
+    ///         limit: Money::parse("100").unwrap(),
+    ///         remaining: Money::parse("3.2").unwrap(),
+    ///         renews_at: "2026-11-23T00:00:00Z".parse().unwrap(),
+    ///     }],
+    /// };
+    /// assert_eq!(
+    ///     short.waiting_message(),
+    ///     "budget default: this job reserves 5.10, more than window 24h (100.00) has left; \
+    ///      the window renews at 2026-11-23T00:00:00Z"
+    /// );
+    /// ```
+    pub fn waiting_message(&self) -> String {
+        let windows: Vec<String> = self
+            .windows
+            .iter()
+            .map(|w| format!("window {} ({})", w.window, w.limit))
+            .collect();
+        let mut text = format!(
+            "budget {}: this job reserves {}, more than {} has left",
+            self.budget,
+            self.needed,
+            windows.join(" and ")
+        );
+        text.push_str(&self.outlook());
+        text
+    }
+
+    /// When the job can run: once the amount is raised, or when the windows renew.
+    fn outlook(&self) -> String {
+        if self.windows.iter().any(|w| self.needed > w.limit) {
+            return ", more than a whole window: it can only run once the amount is raised"
+                .to_owned();
+        }
+        match self.windows.as_slice() {
+            [w] => format!("; the window renews at {}", w.renews_at),
+            _ => {
+                let at: Vec<String> = self
+                    .windows
+                    .iter()
+                    .map(|w| format!("{} ({})", w.renews_at, w.window))
+                    .collect();
+                format!("; the windows renew at {}", at.join(" and "))
+            }
+        }
+    }
+
     /// When the job can run at the earliest without raising an amount: when the last of the
     /// short windows renews.
     pub fn renews_at(&self) -> Option<Timestamp> {
@@ -207,21 +264,6 @@ impl fmt::Display for BudgetShortfall {
                 w.limit
             )?;
         }
-        write!(f, "; this job reserves {}", self.needed)?;
-        if self.windows.iter().any(|w| self.needed > w.limit) {
-            f.write_str(", more than a whole window: it can only run once the amount is raised")?;
-            return Ok(());
-        }
-        match self.windows.as_slice() {
-            [w] => write!(f, "; the window renews at {}", w.renews_at),
-            _ => {
-                f.write_str("; the windows renew at ")?;
-                for (i, w) in self.windows.iter().enumerate() {
-                    let sep = if i == 0 { "" } else { " and " };
-                    write!(f, "{sep}{} ({})", w.renews_at, w.window)?;
-                }
-                Ok(())
-            }
-        }
+        write!(f, "; this job reserves {}{}", self.needed, self.outlook())
     }
 }

@@ -10,8 +10,9 @@ use crate::phase::reason;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-/// Reason of the queue-position note ([`reason::WAITING`] condition).
-pub const QUEUE_POSITION: &str = "QueuePosition";
+/// Reason of the note that a job waits for its turn in its queue ([`reason::WAITING`]
+/// condition).
+pub const QUEUE_ORDER: &str = "QueueOrder";
 
 /// A condition a waiting job carries: always `status: True`; its `time` is set when it is
 /// merged into the job's status ([`merge_conditions`]). Cheap to build: only the message is
@@ -55,37 +56,26 @@ impl Condition {
     }
 }
 
-/// The note on a waiting job's place in its queue: exact for the first ten places, then by
-/// order of magnitude, so that the note (and the job's status) changes a few times while the
-/// queue drains, not at every job that starts ahead of it: a write per waiting job per start
-/// would make draining a queue of N jobs cost N² status writes.
+/// The note on a job waiting for its turn in `queue`. It does not say the job's place: the
+/// place changes with every job that starts ahead of it, and a status write per waiting job
+/// per start makes draining a queue of N jobs cost N² writes. `kubectl get bq` counts the
+/// jobs waiting; the order is the one [`schedule`](super::schedule) documents.
 ///
 /// ```
-/// use kbatch_policy::scheduling::position_message;
-/// assert_eq!(position_message(0, "team-a/batch"), "first in queue team-a/batch");
-/// assert_eq!(position_message(1, "team-a/batch"), "1 job ahead of it in queue team-a/batch");
-/// assert_eq!(position_message(9, "team-a/batch"), "9 jobs ahead of it in queue team-a/batch");
-/// assert_eq!(position_message(10, "team-a/batch"), "10 or more jobs ahead of it in queue team-a/batch");
-/// assert_eq!(position_message(4321, "team-a/batch"), "1000 or more jobs ahead of it in queue team-a/batch");
+/// use kbatch_policy::scheduling::waiting_message;
+/// assert_eq!(
+///     waiting_message("team-a/batch"),
+///     "waiting for its turn in queue team-a/batch (higher queue priority first, then oldest first)"
+/// );
 /// ```
-pub fn position_message(ahead: usize, queue: &str) -> String {
-    match ahead {
-        0 => format!("first in queue {queue}"),
-        1 => format!("1 job ahead of it in queue {queue}"),
-        2..=9 => format!("{ahead} jobs ahead of it in queue {queue}"),
-        n => {
-            let magnitude = 10usize.pow(n.ilog10());
-            format!("{magnitude} or more jobs ahead of it in queue {queue}")
-        }
-    }
+pub fn waiting_message(queue: &str) -> String {
+    format!(
+        "waiting for its turn in queue {queue} (higher queue priority first, then oldest first)"
+    )
 }
 
-pub(crate) fn position(ahead: usize, queue: &str) -> Condition {
-    Condition::new(
-        reason::WAITING,
-        QUEUE_POSITION,
-        position_message(ahead, queue),
-    )
+pub(crate) fn turn(queue: &str) -> Condition {
+    Condition::new(reason::WAITING, QUEUE_ORDER, waiting_message(queue))
 }
 
 pub(crate) fn paused(queue: &str) -> Condition {
@@ -114,8 +104,8 @@ pub(crate) fn dependency_pending(message: String) -> Condition {
 ///
 /// let t0 = "2026-11-22T10:00:00Z".parse().unwrap();
 /// let t1 = "2026-11-22T10:05:00Z".parse().unwrap();
-/// let first = merge_conditions(&[], &[Condition::new("Waiting", "QueuePosition", "3 jobs ahead".into())], t0);
-/// let next = merge_conditions(&first, &[Condition::new("Waiting", "QueuePosition", "2 jobs ahead".into())], t1);
+/// let first = merge_conditions(&[], &[Condition::new("Waiting", "QueueOrder", "3 jobs ahead".into())], t0);
+/// let next = merge_conditions(&first, &[Condition::new("Waiting", "QueueOrder", "2 jobs ahead".into())], t1);
 /// assert_eq!(next[0].time.as_ref().map(|t| t.0), Some(t0)); // same reason: time kept
 /// assert_eq!(next[0].message.as_deref(), Some("2 jobs ahead"));
 /// ```

@@ -11,8 +11,9 @@
 //! - a paused queue (`QueuePaused`), pending dependencies (`DependencyPending`), a missing
 //!   queue or budget, a reservation larger than what is left in any window of its budget
 //!   (`BudgetExceeded`), or a budget holding as many open reservations as it can
-//!   (`ReservationLimit`) → [`Action::Wait`], with a note of how many jobs wait ahead of it
-//!   in its queue;
+//!   (`ReservationLimit`) → [`Action::Wait`], with a note that it waits for its turn in its
+//!   queue. Every message is stable while the job waits for the same reason (no live
+//!   amounts, counts or places), so that its status is written once, not at every pass;
 //! - otherwise → [`Action::Start`]: the I/O layer writes the reservation intent
 //!   ([`ledger::plan_charge`](crate::budget::ledger::plan_charge)) and phase Scheduled.
 //!
@@ -57,11 +58,12 @@ mod snapshot;
 mod unschedulable;
 
 pub use dependencies::{DependencyType, evaluate_dependencies};
-pub use explain::{Condition, QUEUE_POSITION, merge_conditions, position_message};
+pub use explain::{Condition, QUEUE_ORDER, merge_conditions, waiting_message};
 pub use snapshot::{BudgetInfo, JobInfo, JobRef, Pricing, QueueInfo, SchedulingSnapshot};
 pub use unschedulable::unschedulable;
 
 use crate::api::JobPhase;
+use crate::budget::balance::MAX_OPEN_RESERVATIONS;
 use crate::budget::{BudgetBook, Money};
 use crate::phase::{DependencyState, is_queued, reason};
 use hash::FastMap;
@@ -131,8 +133,6 @@ struct Queue<'a> {
     info: &'a QueueInfo,
     /// `namespace/name`, formatted once.
     display: String,
-    /// Jobs of the queue already waiting in this pass.
-    waiting: usize,
 }
 
 /// One pass over the snapshot's Queued jobs at `now`; one action per Queued job, in the
@@ -145,7 +145,6 @@ pub fn schedule(snapshot: &SchedulingSnapshot, now: Timestamp) -> Vec<Action<'_>
         .map(|info| Queue {
             info,
             display: format!("{}/{}", info.namespace, info.name),
-            waiting: 0,
         })
         .collect();
     let queue_index: FastMap<(&str, &str), usize> = queues
@@ -211,7 +210,6 @@ pub fn schedule(snapshot: &SchedulingSnapshot, now: Timestamp) -> Vec<Action<'_>
         })
     });
 
-    let mut missing_queues: FastMap<(&str, &str), usize> = FastMap::default();
     let mut actions = Vec::with_capacity(order.len());
     for &OrderKey {
         job: index, queue, ..
@@ -251,14 +249,12 @@ pub fn schedule(snapshot: &SchedulingSnapshot, now: Timestamp) -> Vec<Action<'_>
         let mut conditions = Vec::with_capacity(3);
         let Some(q) = queue else {
             let name = format!("{ns}/{}", job.queue);
-            let ahead = missing_queues.entry((ns, job.queue.as_str())).or_insert(0);
             conditions.push(Condition::new(
                 reason::QUEUE_MISSING,
                 reason::QUEUE_MISSING,
                 format!("queue {name} does not exist"),
             ));
-            conditions.push(explain::position(*ahead, &name));
-            *ahead += 1;
+            conditions.push(explain::turn(&name));
             actions.push(Action::Wait {
                 job: job_ref,
                 conditions,
@@ -285,8 +281,7 @@ pub fn schedule(snapshot: &SchedulingSnapshot, now: Timestamp) -> Vec<Action<'_>
                 Err(c) => conditions.push(c),
             }
         }
-        conditions.push(explain::position(queue.waiting, &queue.display));
-        queue.waiting += 1;
+        conditions.push(explain::turn(&queue.display));
         actions.push(Action::Wait {
             job: job_ref,
             conditions,
@@ -350,16 +345,15 @@ fn try_reserve(
             reason::RESERVATION_LIMIT,
             reason::RESERVATION_LIMIT,
             format!(
-                "budget {budget} holds the reservations of {} running jobs, the most one budget \
-                 holds at once; this job starts when one of them is refunded",
-                book.open_reservations
+                "budget {budget} holds the reservations of {MAX_OPEN_RESERVATIONS} running jobs, \
+                 the most one budget holds at once; this job starts when one of them is refunded"
             ),
         )),
         Some(Book::Open(book)) => book.reserve(amount).map(|()| amount).map_err(|short| {
             Condition::new(
                 reason::BUDGET_EXCEEDED,
                 reason::BUDGET_EXCEEDED,
-                short.to_string(),
+                short.waiting_message(),
             )
         }),
     }

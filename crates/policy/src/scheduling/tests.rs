@@ -439,7 +439,7 @@ fn dependencies_resolve_within_the_namespace() {
 }
 
 #[test]
-fn budget_exceeded_says_what_is_left_and_when_it_renews() {
+fn budget_exceeded_says_what_it_reserves_and_when_the_window_renews() {
     let s = snapshot(
         vec![QueueInfo::new("ns", "q", 1, "default")],
         vec![spent_budget("default", 100.0, 96.8)],
@@ -449,7 +449,7 @@ fn budget_exceeded_says_what_is_left_and_when_it_renews() {
     assert_eq!(summary(&actions), ["big: wait:BudgetExceeded+Waiting"]);
     assert_eq!(
         message(&actions, "big", "BudgetExceeded"),
-        "budget default: window 24h has 3.20 of 100.00 left; this job reserves 5.10; \
+        "budget default: this job reserves 5.10, more than window 24h (100.00) has left; \
          the window renews at 2026-11-23T00:00:00Z"
     );
 }
@@ -490,7 +490,10 @@ fn jobs_admitted_earlier_in_the_pass_consume_the_budget_and_smaller_ones_may_pas
             "d: start"
         ]
     );
-    assert!(message(&actions, "c", "BudgetExceeded").contains("has 2.00 of 10.00 left"));
+    assert!(
+        message(&actions, "c", "BudgetExceeded")
+            .contains("this job reserves 4.00, more than window 24h (10.00) has left")
+    );
 }
 
 #[test]
@@ -553,52 +556,47 @@ fn reservations_in_flight_count_against_the_budget_until_the_ledger_holds_them()
 }
 
 #[test]
-fn the_position_note_counts_the_jobs_waiting_ahead_in_the_same_queue() {
-    let s = snapshot(
+fn a_waiting_jobs_notes_do_not_change_while_the_queue_drains_or_the_budget_moves() {
+    // Three jobs wait for a budget with 1.0 left, each reserving 5: each carries its queue
+    // and the budget's reason. Then more of the budget is spent and the first of them has
+    // gone: what the others carry is unchanged, so their status is not rewritten.
+    let jobs = vec![
+        job("a", "q", 0, "5"),
+        job("x", "other", 1, "5"),
+        job("b", "q", 2, "5"),
+        job("c", "q", 3, "5"),
+    ];
+    let queues = || {
         vec![
             QueueInfo::new("ns", "q", 1, "b"),
             QueueInfo::new("ns", "other", 1, "b"),
-        ],
-        vec![budget("b", 1.0)],
-        vec![
-            job("a", "q", 0, "5"),
-            job("x", "other", 1, "5"),
-            job("b", "q", 2, "5"),
-            job("c", "q", 3, "5"),
-        ],
-    );
-    let actions = run(&s);
-    assert_eq!(message(&actions, "a", "Waiting"), "first in queue ns/q");
-    assert_eq!(message(&actions, "x", "Waiting"), "first in queue ns/other");
+        ]
+    };
+    let first = snapshot(queues(), vec![spent_budget("b", 100.0, 99.0)], jobs.clone());
+    let before = run(&first);
     assert_eq!(
-        message(&actions, "b", "Waiting"),
-        "1 job ahead of it in queue ns/q"
+        message(&before, "a", "Waiting"),
+        "waiting for its turn in queue ns/q (higher queue priority first, then oldest first)"
     );
     assert_eq!(
-        message(&actions, "c", "Waiting"),
-        "2 jobs ahead of it in queue ns/q"
+        message(&before, "x", "Waiting"),
+        "waiting for its turn in queue ns/other (higher queue priority first, then oldest first)"
     );
-}
-
-/// Draining a queue of 10,000 jobs one start at a time, the last job's position note takes 13
-/// values (1000+, 100+, 10+, then each of the last ten places): its status is rewritten that
-/// often, not once per job that starts ahead of it.
-#[test]
-fn a_waiting_job_note_changes_a_bounded_number_of_times_while_the_queue_drains() {
-    let mut notes: Vec<String> = (0..10_000)
-        .rev()
-        .map(|ahead| crate::scheduling::position_message(ahead, "ns/q"))
-        .collect();
-    notes.dedup();
-    assert_eq!(notes.len(), 13, "{notes:?}");
-    assert_eq!(
-        notes.first().map(String::as_str),
-        Some("1000 or more jobs ahead of it in queue ns/q")
+    let later = snapshot(
+        queues(),
+        vec![spent_budget("b", 100.0, 99.5)],
+        jobs[1..].to_vec(),
     );
-    assert_eq!(
-        notes.last().map(String::as_str),
-        Some("first in queue ns/q")
-    );
+    let after = run(&later);
+    for name in ["x", "b", "c"] {
+        for type_ in ["Waiting", "BudgetExceeded"] {
+            assert_eq!(
+                message(&after, name, type_),
+                message(&before, name, type_),
+                "{name} {type_}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -689,15 +687,18 @@ fn merge_conditions_keeps_other_types_and_drops_stale_waiting_ones() {
         &[submitted],
         &[
             Condition::new("BudgetExceeded", "BudgetExceeded", "short".into()),
-            explain::position(3, "ns/q"),
+            explain::turn("ns/q"),
         ],
         t0,
     );
-    let second = merge_conditions(&first, &[explain::position(0, "ns/q")], t1);
+    let second = merge_conditions(&first, &[explain::turn("ns/other")], t1);
     let types: Vec<&str> = second.iter().map(|c| c.type_.as_str()).collect();
     assert_eq!(types, ["Submitted", "Waiting"]);
     assert_eq!(second[1].time.as_ref().map(|t| t.0), Some(t0));
-    assert_eq!(second[1].message.as_deref(), Some("first in queue ns/q"));
+    assert_eq!(
+        second[1].message.as_deref(),
+        Some(crate::scheduling::waiting_message("ns/other").as_str())
+    );
 }
 
 #[test]
