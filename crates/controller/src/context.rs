@@ -304,13 +304,13 @@ pub struct Context {
     /// Jobs whose Start the scheduling pass is making (their uids): their reconciles wait.
     starting: Mutex<HashSet<String>>,
     /// BatchJobs as this controller last wrote them (by uid), kept until the store catches up.
-    written_jobs: Mutex<HashMap<String, (BatchJob, Instant)>>,
+    written_jobs: Mutex<HashMap<String, (Arc<BatchJob>, Instant)>>,
 }
 
 /// How many written jobs are kept before the old ones (see [`WRITTEN_KEPT_FOR`]) are dropped.
 const WRITTEN_JOBS: usize = 1024;
 /// How long a written job is kept at most once there are many: far longer than a watch lags.
-const WRITTEN_KEPT_FOR: Duration = Duration::from_secs(60);
+const WRITTEN_KEPT_FOR: Duration = Duration::from_secs(10);
 
 /// The etcd revision in a resourceVersion (opaque to clients in general; kbatch only runs
 /// against the API server, whose versions are revisions). `None` when unreadable.
@@ -377,15 +377,15 @@ impl Context {
         if written.len() >= WRITTEN_JOBS {
             written.retain(|_, (_, at)| at.elapsed() < WRITTEN_KEPT_FOR);
         }
-        written.insert(uid, (job.clone(), Instant::now()));
+        written.insert(uid, (Arc::new(job.clone()), Instant::now()));
     }
 
     /// The newest version of `stored` this controller knows: the store's, or the one it last
     /// wrote when the store has not caught up with it yet (a reconcile started by an older
     /// event would otherwise act on a view its own writes have passed, and be refused).
-    pub fn newest_job(&self, stored: &BatchJob) -> BatchJob {
+    pub fn newest_job(&self, stored: Arc<BatchJob>) -> Arc<BatchJob> {
         let Some(uid) = stored.metadata.uid.as_deref() else {
-            return stored.clone();
+            return stored;
         };
         let mut written = self
             .written_jobs
@@ -393,13 +393,13 @@ impl Context {
             .unwrap_or_else(PoisonError::into_inner);
         match written.get(uid) {
             Some((mine, _)) if revision(&mine.metadata) > revision(&stored.metadata) => {
-                mine.clone()
+                Arc::clone(mine)
             }
             Some(_) => {
                 written.remove(uid);
-                stored.clone()
+                stored
             }
-            None => stored.clone(),
+            None => stored,
         }
     }
 

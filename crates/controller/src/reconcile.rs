@@ -93,7 +93,7 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
         return Ok(Action::requeue(STARTING_RETRY));
     }
     let now = (ctx.now)();
-    let job = ctx.newest_job(&job);
+    let job = ctx.newest_job(job);
     let budget = reserved_budget(&ctx, &job);
     let job = ledger_io::caught_up(&job, budget.as_ref());
     let phase = job.status.as_ref().and_then(|s| s.phase);

@@ -67,7 +67,8 @@ pub async fn pass(ctx: &Context, now: Timestamp) -> usize {
         let Some(stored) = ctx.stores.job(job_ref.namespace, job_ref.name, job_ref.uid) else {
             continue;
         };
-        let job = Arc::new(ctx.newest_job(&stored));
+        // The store's own copy unless this controller wrote a newer one: no clone per job.
+        let job = ctx.newest_job(stored);
         if job.metadata.deletion_timestamp.is_some() {
             // Going away: never reserve for it (the reconcile releases it).
             continue;

@@ -481,8 +481,8 @@ async fn a_store_behind_the_controllers_own_write_is_not_acted_on() {
     ctx.remember_job(&written);
     reconcile(Arc::new(job.clone()), ctx.clone()).await.unwrap();
     // Once the store has caught up, its version is the one used (and the copy dropped).
-    assert_eq!(ctx.newest_job(&written), written);
-    assert_eq!(ctx.newest_job(&job), job);
+    assert_eq!(*ctx.newest_job(Arc::new(written.clone())), written);
+    assert_eq!(*ctx.newest_job(Arc::new(job.clone())), job);
     drop(ctx);
     finish(verifier).await;
 }
