@@ -75,6 +75,38 @@ pub fn the_controller_reports_events_metrics_and_readiness(
         )
         .await?;
 
+        // `kubectl get bq main -o wide`: the table the API server serves has the queue's counts
+        // as columns; nothing is queued or running now, so those cells are empty (`<none>`).
+        let table: serde_json::Value = alice
+            .request(
+                http::Request::get(format!(
+                    "/apis/kbatch.k8s.io/v1beta1/namespaces/{ns}/batchqueues/{}",
+                    team.queue
+                ))
+                .header("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
+                .body(Vec::new())?,
+            )
+            .await?;
+        let columns: Vec<&str> = table["columnDefinitions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        let cells = &table["rows"][0]["cells"];
+        let columns_and_counts = [
+            ("Queued", None),
+            ("Running", None),
+            ("Succeeded", Some(1)),
+            ("Failed", None),
+        ];
+        for (name, expected) in columns_and_counts {
+            let at = columns.iter().position(|c| *c == name);
+            let at = at.unwrap_or_else(|| panic!("no column {name} in {columns:?}"));
+            assert_eq!(cells[at].as_i64(), expected, "{name} in {table}");
+        }
+        assert!(cells[0].as_str() == Some(team.queue.as_str()), "{table}");
+
         let probes = cluster.controller_probe_addr();
         let (status, _, body) = probe(probes, "/readyz").await;
         assert_eq!((status.as_u16(), body.as_str()), (200, "ok\n"));

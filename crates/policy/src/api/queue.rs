@@ -28,6 +28,10 @@ use std::collections::BTreeMap;
     printcolumn = r#"{"name": "Constraints", "type": "string", "jsonPath": ".spec.constraintNames"}"#,
     printcolumn = r#"{"name": "Pause-Admission", "type": "boolean", "jsonPath": ".spec.pauseAdmission"}"#,
     printcolumn = r#"{"name": "Pause-Scheduling", "type": "boolean", "jsonPath": ".spec.pauseScheduling"}"#,
+    printcolumn = r#"{"name": "Queued", "type": "integer", "jsonPath": ".status.jobs.phaseCounts.Queued"}"#,
+    printcolumn = r#"{"name": "Running", "type": "integer", "jsonPath": ".status.jobs.phaseCounts.Running"}"#,
+    printcolumn = r#"{"name": "Succeeded", "type": "integer", "priority": 1, "jsonPath": ".status.jobs.phaseCounts.Succeeded"}"#,
+    printcolumn = r#"{"name": "Failed", "type": "integer", "priority": 1, "jsonPath": ".status.jobs.phaseCounts.Failed"}"#,
     printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
