@@ -12,7 +12,6 @@ use kbatch_policy::budget::ledger::LedgerError;
 use kbatch_policy::budget::{BudgetSpecError, CostError};
 use kbatch_policy::snapshot::PolicySet;
 use kube::runtime::controller::Action;
-use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 use std::collections::{HashMap, HashSet};
@@ -292,7 +291,7 @@ pub struct Context {
     /// Metrics and readiness, shared with the probe server.
     pub observed: Arc<Observed>,
     /// Writes the BatchJobs' Events (`None` in tests that script every API call).
-    pub events: Option<Recorder>,
+    pub events: Option<crate::events::Publisher>,
     /// Wakes the scheduling pass early (queue or budget changed, a job finished).
     pub wake: Notify,
     /// The clock (fixed in tests).

@@ -66,6 +66,7 @@ pub struct Observed {
     spent: Family<WindowLabels, Gauge<f64, AtomicU64>>,
     amount: Family<WindowLabels, Gauge<f64, AtomicU64>>,
     budget_writes: Histogram,
+    events_dropped: Counter,
     leader: Gauge,
     context: OnceLock<Arc<Context>>,
 }
@@ -88,6 +89,7 @@ impl Observed {
         let amount = Family::<WindowLabels, Gauge<f64, AtomicU64>>::default();
         let leader = Gauge::default();
         let budget_writes = Histogram::new(STEPS_PER_WRITE_BUCKETS);
+        let events_dropped = Counter::default();
         registry.register(
             "kbatch_controller_reconciles",
             "BatchJob reconciles, by result and error kind",
@@ -124,6 +126,11 @@ impl Observed {
             budget_writes.clone(),
         );
         registry.register(
+            "kbatch_controller_events_dropped",
+            "Events not written because the API server fell behind (the queue was full)",
+            events_dropped.clone(),
+        );
+        registry.register(
             "kbatch_controller_leader",
             "1 while this replica holds the leader lease",
             leader.clone(),
@@ -137,6 +144,7 @@ impl Observed {
             spent,
             amount,
             budget_writes,
+            events_dropped,
             leader,
             context: OnceLock::new(),
         }
@@ -166,6 +174,10 @@ impl Observed {
 
     pub(crate) fn budget_written(&self, steps: usize) {
         self.budget_writes.observe(steps as f64);
+    }
+
+    pub(crate) fn event_dropped(&self) {
+        self.events_dropped.inc();
     }
 
     pub(crate) fn pass_took(&self, elapsed: Duration) {

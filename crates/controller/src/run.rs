@@ -15,7 +15,6 @@ use kbatch_policy::api::{
     BatchBudget, BatchCostModel, BatchJob, BatchJobConstraint, BatchPriority, BatchQueue,
 };
 use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -156,13 +155,13 @@ pub async fn run(client: Client, observed: Arc<Observed>) -> Result<(), RunError
         constraints: constraints.store(),
         owned,
     };
-    let reporter = Reporter {
-        controller: "kbatch-controller".to_owned(),
-        instance: Some(lease_config.identity.clone()),
-    };
     let mut context = Context::new(client.clone(), stores);
     context.observed = Arc::clone(&observed);
-    context.events = Some(Recorder::new(client, reporter));
+    context.events = Some(crate::events::Publisher::start(
+        client,
+        &lease_config.identity,
+        Arc::clone(&observed),
+    ));
     let ctx = Arc::new(context);
     observed.set_context(&ctx);
 
