@@ -168,7 +168,7 @@ async fn main() {
     let (model_store, _w3) = store_of(&models);
     let (constraint_store, _w4) = store_of::<BatchJobConstraint>(&[]);
     // Queued jobs own no Job yet.
-    let (owned_store, _w5) = store_of::<k8s_openapi::api::batch::v1::Job>(&[]);
+    let (owned_store, _w5) = store_of::<kbatch_controller::owned_job::OwnedJob>(&[]);
     let stores = Stores {
         jobs: job_store.clone(),
         queues: queue_store,

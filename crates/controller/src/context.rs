@@ -150,8 +150,8 @@ pub struct Stores {
     /// BatchJobConstraints.
     pub constraints: Store<BatchJobConstraint>,
     /// The `batch/v1` Jobs labelled for a BatchJob (`kbatch.k8s.io/batchjob`), without their
-    /// managed fields.
-    pub owned: Store<Job>,
+    /// managed fields and pod templates.
+    pub owned: Store<crate::owned_job::OwnedJob>,
 }
 
 /// How often [`Stores::ready`] looks again while a store has not listed.
@@ -242,7 +242,7 @@ impl Stores {
             })
             .filter_map(|n| self.owned.get(&ObjectRef::new(&n).within(namespace)))
             .filter(|j| j.owner_references().iter().any(|o| o.uid == uid))
-            .map(|j| (*j).clone())
+            .map(|j| Job::from(j.as_ref()))
             .collect()
     }
 

@@ -23,6 +23,7 @@ pub mod leader;
 pub mod ledger_io;
 pub mod metrics;
 pub mod observe;
+pub mod owned_job;
 pub mod placement;
 pub mod queue_status;
 pub mod reconcile;

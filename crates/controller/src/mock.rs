@@ -108,7 +108,13 @@ pub fn context_at(world: World, now: fn() -> jiff::Timestamp) -> (Arc<Context>, 
     let (budgets, w4) = store_of(world.budgets);
     let (cost_models, w5) = store_of(world.cost_models);
     let (constraints, w6) = store_of(Vec::new());
-    let (owned, w7) = store_of(world.owned);
+    let (owned, w7) = store_of(
+        world
+            .owned
+            .iter()
+            .map(crate::owned_job::OwnedJob::from)
+            .collect(),
+    );
     let stores = Stores {
         jobs,
         queues,

@@ -7,9 +7,9 @@ use crate::finalizers::{self, Guarded};
 use crate::job::JOB_LABEL;
 use crate::leader::{self, LeaseConfig};
 use crate::metrics::Observed;
+use crate::owned_job::OwnedJob;
 use crate::{reconcile, schedule_pass};
 use futures::StreamExt;
-use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::coordination::v1::Lease;
 use kbatch_policy::api::{
     BatchBudget, BatchCostModel, BatchJob, BatchJobConstraint, BatchPriority, BatchQueue,
@@ -108,21 +108,16 @@ pub async fn run(client: Client, observed: Arc<Observed>) -> Result<(), RunError
 
     // The owned Jobs' one watch: it fills the store the reconciles read, and its events
     // trigger the owners' reconciles.
-    let (owned, owned_writer) = reflector::store::<Job>();
+    let (owned, owned_writer) = reflector::store::<OwnedJob>();
     let owned_jobs = reflector::reflector(
         owned_writer,
         watcher::watcher(
-            Api::<Job>::all(client.clone()),
+            Api::<OwnedJob>::all(client.clone()),
             watcher::Config::default().labels(JOB_LABEL),
         )
         .default_backoff()
-        .modify(|job| {
-            // Neither is read: the owner's own spec says what the pods run.
-            job.managed_fields_mut().clear();
-            if let Some(spec) = job.spec.as_mut() {
-                spec.template = Default::default();
-            }
-        }),
+        // Never read: a list of field paths per writer.
+        .modify(|job| job.managed_fields_mut().clear()),
     )
     .applied_objects();
     // The BatchJobs' watch, without their managedFields (a list of field paths per writer,
