@@ -158,6 +158,24 @@ pub struct Stores {
 const SYNC_POLL: Duration = Duration::from_millis(100);
 
 impl Stores {
+    /// What the BatchJob store keeps of `job` as the watch delivers it: no managed fields
+    /// (a list of field paths per writer, never read), and for a finished job no pod
+    /// templates. A finished job's Jobs are never created again and its cost is in its
+    /// reservation record; at 10,000 jobs the templates were tens of MB.
+    pub fn keep_of(job: &mut BatchJob) {
+        job.managed_fields_mut().clear();
+        let finished = job
+            .status
+            .as_ref()
+            .and_then(|s| s.phase)
+            .is_some_and(kbatch_policy::phase::is_terminal);
+        if finished {
+            for group in &mut job.spec.task_groups {
+                group.template = Default::default();
+            }
+        }
+    }
+
     /// Waits until every store has its initial list (a decision on a partial view could, e.g.,
     /// drop a finalizer of an object still in use).
     ///
@@ -448,6 +466,48 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+
+    #[test]
+    fn the_store_keeps_a_finished_jobs_spec_without_its_pod_templates() {
+        use crate::fixtures::{BatchJobExt, batch_job};
+        use kbatch_policy::api::JobPhase;
+        for (phase, template_kept) in [
+            (JobPhase::Queued, true),
+            (JobPhase::Scheduled, true),
+            (JobPhase::Ready, true),
+            (JobPhase::Running, true),
+            (JobPhase::Succeeded, false),
+            (JobPhase::Failed, false),
+        ] {
+            let mut job = batch_job(2).in_phase(phase);
+            job.metadata.managed_fields = Some(vec![Default::default()]);
+            let before = job.clone();
+            Stores::keep_of(&mut job);
+            assert_eq!(job.metadata.managed_fields, Some(vec![]), "{phase:?}");
+            let group = &job.spec.task_groups[0];
+            let original = &before.spec.task_groups[0];
+            assert_eq!(
+                group.template == original.template,
+                template_kept,
+                "{phase:?}"
+            );
+            assert_ne!(original.template, Default::default());
+            // What the decisions of a finished job read stays.
+            assert_eq!(
+                (&group.name, &group.index_spec, &group.max_wall_time),
+                (
+                    &original.name,
+                    &original.index_spec,
+                    &original.max_wall_time
+                ),
+            );
+            assert_eq!(job.status, before.status);
+        }
+        let mut never_seen = batch_job(1);
+        let before = never_seen.clone();
+        Stores::keep_of(&mut never_seen);
+        assert_eq!(never_seen.spec, before.spec);
+    }
 
     #[tokio::test]
     async fn a_job_is_found_by_namespace_name_and_uid() {
