@@ -41,6 +41,6 @@ mod fixtures;
 
 pub use context::{Context, Error, Stores};
 pub use metrics::{ApiCounting, Observed};
-pub use run::{RunError, run};
+pub use run::{JOB_RECONCILES, RunError, run};
 #[cfg(test)]
 mod mock;

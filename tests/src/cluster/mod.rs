@@ -654,19 +654,26 @@ impl Cluster {
         identity: &str,
         probe_port: u16,
     ) -> anyhow::Result<Process> {
+        // Benchmarks tune the controller with these (e.g. `--max-concurrent-reconciles=16`,
+        // `RUST_LOG=info`); the tests run it as shipped, with its debug log.
+        let mut args = vec![
+            "controller".to_owned(),
+            format!("--probe-addr=127.0.0.1:{probe_port}"),
+        ];
+        let extra = std::env::var("KBATCH_CONTROLLER_FLAGS").unwrap_or_default();
+        args.extend(extra.split_whitespace().map(str::to_owned));
+        let log = std::env::var("KBATCH_CONTROLLER_LOG")
+            .unwrap_or_else(|_| "info,kbatch_controller=debug".to_owned());
         Process::spawn(
             &self.work,
             name,
             &self.kbatch,
-            &[
-                "controller".into(),
-                format!("--probe-addr=127.0.0.1:{probe_port}"),
-            ],
+            &args,
             &[
                 ("KUBECONFIG", kubeconfig.display().to_string()),
                 ("POD_NAMESPACE", "kbatch-system".to_owned()),
                 ("POD_NAME", identity.to_owned()),
-                ("RUST_LOG", "info,kbatch_controller=debug".to_owned()),
+                ("RUST_LOG", log),
             ],
         )
     }

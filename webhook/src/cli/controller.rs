@@ -17,6 +17,10 @@ pub struct ControllerArgs {
     /// /metrics. IP:PORT; an IPv6 address may be written bare, as `$(POD_IP):8081` expands to.
     #[arg(long, default_value = "127.0.0.1:8081", value_parser = super::serve::parse_addr)]
     probe_addr: SocketAddr,
+    /// The most BatchJob reconciles in flight at once (each mostly waits on the API server).
+    #[arg(long, default_value_t = kbatch_controller::JOB_RECONCILES,
+        value_parser = clap::value_parser!(u16).range(1..=1024))]
+    max_concurrent_reconciles: u16,
     /// Log format.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -61,7 +65,7 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<()> {
             .context("connecting to the cluster")?
             .with_layer(&ApiCounting(Arc::clone(&observed)))
             .build();
-        let result = kbatch_controller::run(client, observed)
+        let result = kbatch_controller::run(client, observed, args.max_concurrent_reconciles)
             .await
             .context("the controller stopped");
         probes.stop(Duration::from_secs(2)).await;

@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
 use crate::fixtures::{BatchJobExt, batch_job, failed, owned_job, pending, progress, record};
+use k8s_openapi::api::batch::v1::JobStatus;
 use kbatch_policy::phase::reason;
 
 fn now() -> Timestamp {
@@ -14,13 +15,24 @@ fn high() -> Option<PriorityRef> {
     })
 }
 
-/// `job` as created `seconds` before [`now`].
-fn created(mut job: Job, seconds: i64) -> Job {
+/// `seconds` before [`now`].
+fn ago(seconds: i64) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
     let at = now()
         .checked_sub(jiff::SignedDuration::from_secs(seconds))
         .unwrap();
-    job.metadata.creation_timestamp =
-        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at));
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at)
+}
+
+/// `job` as created `seconds` before [`now`], not started yet by the Job controller.
+fn created(mut job: Job, seconds: i64) -> Job {
+    job.metadata.creation_timestamp = Some(ago(seconds));
+    job
+}
+
+/// `job` as started by the Job controller (its pods created) `seconds` before [`now`].
+fn started(job: Job, seconds: i64) -> Job {
+    let mut job = created(job, seconds);
+    job.status.get_or_insert_with(Default::default).start_time = Some(ago(seconds));
     job
 }
 
@@ -64,9 +76,18 @@ fn table() {
             deletes: 0,
         },
         Case {
-            name: "a Scheduled job whose Jobs were just created stays Scheduled (no write)",
+            name: "a Scheduled job whose tasks were just started stays Scheduled (no write)",
             job: batch_job(2).in_phase(JobPhase::Scheduled),
-            owned: vec![created(owned_job(2, pending(2)), 4)],
+            owned: vec![started(owned_job(2, pending(2)), 9)],
+            phase: None,
+            reason: None,
+            creates: 0,
+            deletes: 0,
+        },
+        Case {
+            name: "a Scheduled job whose Jobs the Job controller has not started stays Scheduled",
+            job: batch_job(2).in_phase(JobPhase::Scheduled),
+            owned: vec![created(owned_job(2, JobStatus::default()), 60)],
             phase: None,
             reason: None,
             creates: 0,
@@ -75,7 +96,7 @@ fn table() {
         Case {
             name: "a Scheduled job whose tasks have waited a while is Ready",
             job: batch_job(2).in_phase(JobPhase::Scheduled),
-            owned: vec![created(owned_job(2, pending(2)), 5)],
+            owned: vec![started(owned_job(2, pending(2)), 10)],
             phase: Some(JobPhase::Ready),
             reason: Some(reason::RESERVED),
             creates: 0,
