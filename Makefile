@@ -74,7 +74,7 @@ bench-load:
 bench-cluster:
 	@test -n "$$KUBEBUILDER_ASSETS" || { echo "make bench-cluster: set KUBEBUILDER_ASSETS (see README)"; exit 2; }
 	$(CARGO) build --locked --release --bin kbatch
-	KBATCH_BIN=$${CARGO_TARGET_DIR:-target}/release/kbatch $(CARGO) run --locked -p kbatch-e2e --example cluster_bench
+	KBATCH_CONTROLLER_LOG=$${KBATCH_CONTROLLER_LOG:-info} KBATCH_BIN=$${CARGO_TARGET_DIR:-target}/release/kbatch $(CARGO) run --locked -p kbatch-e2e --example cluster_bench
 
 manifests:
 	$(KBATCH) crds > manifests/crds/kbatch.k8s.io.yaml

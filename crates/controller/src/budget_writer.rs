@@ -37,9 +37,9 @@ const CONFLICTS: usize = 3;
 pub struct BudgetSlot {
     queue: Mutex<Queue>,
     /// Held by the caller writing; over the version this controller last wrote.
-    writer: tokio::sync::Mutex<Option<BatchBudget>>,
+    writer: tokio::sync::Mutex<Option<Arc<BatchBudget>>>,
     /// A copy of the version last written, readable without waiting for a write.
-    latest: Mutex<Option<BatchBudget>>,
+    latest: Mutex<Option<Arc<BatchBudget>>>,
     /// When it was last written.
     written_at: Mutex<Option<Instant>>,
 }
@@ -49,7 +49,7 @@ struct Queue {
     next_ticket: u64,
     waiting: Vec<(u64, String, Step)>,
     /// Outcomes of steps another caller wrote: the budget as stored, or why not.
-    done: HashMap<u64, Result<BatchBudget, String>>,
+    done: HashMap<u64, Result<Arc<BatchBudget>, String>>,
 }
 
 impl std::fmt::Debug for BudgetSlot {
@@ -64,7 +64,7 @@ impl BudgetSlot {
     }
 
     /// The version this controller last wrote, if any.
-    pub fn latest(&self) -> Option<BatchBudget> {
+    pub fn latest(&self) -> Option<Arc<BatchBudget>> {
         self.latest
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -73,7 +73,9 @@ impl BudgetSlot {
 
     /// Takes the writer lock, as a writer busy with a write would (tests).
     #[cfg(test)]
-    pub(crate) async fn hold_writer(&self) -> tokio::sync::MutexGuard<'_, Option<BatchBudget>> {
+    pub(crate) async fn hold_writer(
+        &self,
+    ) -> tokio::sync::MutexGuard<'_, Option<Arc<BatchBudget>>> {
         self.writer.lock().await
     }
 
@@ -83,7 +85,7 @@ impl BudgetSlot {
         self.queue().waiting.len()
     }
 
-    fn remember(&self, written: Option<&BatchBudget>) {
+    fn remember(&self, written: Option<&Arc<BatchBudget>>) {
         *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = written.cloned();
         *self
             .written_at
@@ -102,7 +104,7 @@ impl BudgetSlot {
 
 /// The newer of two versions of a budget (resourceVersions are etcd revisions; an unreadable
 /// one loses).
-pub fn newer<'a>(a: &'a BatchBudget, b: Option<&'a BatchBudget>) -> &'a BatchBudget {
+pub fn newer<'a>(a: &'a Arc<BatchBudget>, b: Option<&'a Arc<BatchBudget>>) -> &'a Arc<BatchBudget> {
     let version = |x: &BatchBudget| {
         x.metadata
             .resource_version
@@ -120,10 +122,10 @@ pub fn newer<'a>(a: &'a BatchBudget, b: Option<&'a BatchBudget>) -> &'a BatchBud
 /// budget as stored (as known, when no step changed anything).
 pub async fn update_budget(
     ctx: &Context,
-    seen: &BatchBudget,
+    seen: &Arc<BatchBudget>,
     id: &str,
     step: Step,
-) -> Result<BatchBudget, Error> {
+) -> Result<Arc<BatchBudget>, Error> {
     let name = seen.name_any();
     let slot = ctx.budget_slot(&name);
     let ticket = {
@@ -151,16 +153,13 @@ pub async fn update_budget(
         }
         std::mem::take(&mut queue.waiting)
     };
-    let result = write_batch(ctx, newer(seen, last.as_ref()).clone(), &batch).await;
+    let result = write_batch(ctx, Arc::clone(newer(seen, last.as_ref())), &batch).await;
     *last = result.as_ref().ok().cloned();
     slot.remember(last.as_ref());
     {
         let mut queue = slot.queue();
         for (other, _, _) in batch.iter().filter(|(t, _, _)| *t != ticket) {
-            let outcome = result
-                .as_ref()
-                .map(Clone::clone)
-                .map_err(ToString::to_string);
+            let outcome = result.as_ref().map(Arc::clone).map_err(ToString::to_string);
             queue.done.insert(*other, outcome);
         }
     }
@@ -170,9 +169,9 @@ pub async fn update_budget(
 /// Applies `batch` to `current` and writes it once (again after a conflict, from a fresh read).
 async fn write_batch(
     ctx: &Context,
-    mut current: BatchBudget,
+    mut current: Arc<BatchBudget>,
     batch: &[(u64, String, Step)],
-) -> Result<BatchBudget, Error> {
+) -> Result<Arc<BatchBudget>, Error> {
     let ids: HashSet<&str> = batch.iter().map(|(_, id, _)| id.as_str()).collect();
     let now = (ctx.now)();
     let empty = BatchBudgetStatus::default();
@@ -196,12 +195,12 @@ async fn write_batch(
             Ok(written) => {
                 ctx.observed.budget_written(batch.len());
                 warn_overdrawn(&current, &written);
-                return Ok(written);
+                return Ok(Arc::new(written));
             }
             Err(e) if e.is_conflict() && conflicts < CONFLICTS => {
                 conflicts += 1;
                 let api: kube::Api<BatchBudget> = kube::Api::all(ctx.client.clone());
-                current = api.get(&current.name_any()).await?;
+                current = Arc::new(api.get(&current.name_any()).await?);
             }
             Err(e) => return Err(e),
         }

@@ -226,12 +226,8 @@ impl Stores {
     }
 
     /// The budget named `name`.
-    pub fn budget(&self, name: &str) -> Option<BatchBudget> {
-        self.budgets
-            .state()
-            .into_iter()
-            .find(|b| b.name_any() == name)
-            .map(|b| (*b).clone())
+    pub fn budget(&self, name: &str) -> Option<Arc<BatchBudget>> {
+        self.budgets.get(&ObjectRef::new(name))
     }
 
     /// The BatchJob `namespace/name` with uid `uid`.
@@ -368,10 +364,13 @@ impl Context {
 
     /// The newest version of budget `name` this controller knows: the store's, or the one it
     /// last wrote when the store has not caught up.
-    pub fn newest_budget(&self, name: &str) -> Option<BatchBudget> {
+    ///
+    /// Shared, not copied: a budget holds a ledger entry per running job, and every reconcile
+    /// of a job with a reservation reads it.
+    pub fn newest_budget(&self, name: &str) -> Option<Arc<BatchBudget>> {
         let stored = self.stores.budget(name)?;
         let written = self.budget_slot(name).latest();
-        Some(newer(&stored, written.as_ref()).clone())
+        Some(Arc::clone(newer(&stored, written.as_ref())))
     }
 
     /// Marks the jobs of `uids` as being started by the scheduling pass until the returned

@@ -27,7 +27,7 @@ use crate::reservation::{add_patch, patch_job};
 use crate::writes::write_job_status;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::Pod;
-use kbatch_policy::api::{BatchBudget, BatchJob, BatchJobStatus, JobPhase};
+use kbatch_policy::api::{BatchBudget, BatchBudgetStatus, BatchJob, BatchJobStatus, JobPhase};
 use kbatch_policy::budget::ledger::{
     Charge, LedgerStep, Refund, ack_charge, ack_refund, acknowledged, apply_charge, apply_refund,
     catch_up, consumed, next_step, plan_charge, plan_refund, retry,
@@ -39,6 +39,7 @@ use kbatch_policy::budget::{
 use kbatch_policy::phase::{is_terminal, reason};
 use kube::ResourceExt;
 use std::collections::HashSet;
+use std::sync::Arc;
 
 /// At most this many writes per call of [`settle`].
 const MAX_STEPS: usize = 8;
@@ -222,10 +223,10 @@ pub async fn intend(
 /// charges it later, after a fresh proof of its own).
 pub async fn charge(
     ctx: &Context,
-    budget: &BatchBudget,
+    budget: &Arc<BatchBudget>,
     charges: Vec<Charge>,
     now: Timestamp,
-) -> Result<BatchBudget, Error> {
+) -> Result<Arc<BatchBudget>, Error> {
     let plan = plan_of(budget)?;
     let id = charges.first().map(|c| c.id.clone()).unwrap_or_default();
     let step: Step = Box::new(move |current| {
@@ -250,9 +251,9 @@ pub async fn refund(
     ctx: &Context,
     job: &BatchJob,
     record: &ReservationRecord,
-    budget: &BatchBudget,
+    budget: &Arc<BatchBudget>,
     now: Timestamp,
-) -> Result<(ReservationRecord, BatchBudget), Error> {
+) -> Result<(ReservationRecord, Arc<BatchBudget>), Error> {
     let status = job.status.clone().unwrap_or_default();
     let planned = plan_refund(record, usage(ctx, job, &status, now).await?)?;
     let claim = Refund {
@@ -277,10 +278,10 @@ pub async fn refund(
 
 async fn apply_refunds(
     ctx: &Context,
-    budget: &BatchBudget,
+    budget: &Arc<BatchBudget>,
     claim: Refund,
     now: Timestamp,
-) -> Result<BatchBudget, Error> {
+) -> Result<Arc<BatchBudget>, Error> {
     let plan = plan_of(budget)?;
     let id = claim.id.clone();
     let step: Step = Box::new(move |current| {
@@ -325,10 +326,11 @@ fn warn_withheld(
 pub async fn settle(
     ctx: &Context,
     mut job: BatchJob,
-    mut budget: BatchBudget,
+    mut budget: Arc<BatchBudget>,
     mut fresh: bool,
     now: Timestamp,
-) -> Result<(BatchJob, BatchBudget), Error> {
+) -> Result<(BatchJob, Arc<BatchBudget>), Error> {
+    let no_status = BatchBudgetStatus::default();
     for _ in 0..MAX_STEPS {
         let finished = job
             .status
@@ -341,8 +343,8 @@ pub async fn settle(
         let Some(record) = status.reservation.clone() else {
             return Ok((job, budget));
         };
-        let budget_status = budget.status.clone().unwrap_or_default();
-        let step = next_step(Some(&record), finished, &budget_status, &key(&job));
+        let budget_status = budget.status.as_ref().unwrap_or(&no_status);
+        let step = next_step(Some(&record), finished, budget_status, &key(&job));
         tracing::debug!(job = %key(&job), ?step, "ledger step");
         match step {
             LedgerStep::Idle | LedgerStep::Done | LedgerStep::Prune => return Ok((job, budget)),

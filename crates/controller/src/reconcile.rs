@@ -30,6 +30,7 @@ use kbatch_policy::phase::{is_queued, is_terminal};
 use kube::api::ListParams;
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -95,7 +96,7 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
     let now = (ctx.now)();
     let job = ctx.newest_job(job);
     let budget = reserved_budget(&ctx, &job);
-    let job = ledger_io::caught_up(&job, budget.as_ref());
+    let job = ledger_io::caught_up(&job, budget.as_deref());
     let phase = job.status.as_ref().and_then(|s| s.phase);
     let reserved = job.status.as_ref().is_some_and(|s| s.reservation.is_some());
 
@@ -142,7 +143,7 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
             // A finished job frees its place (and, once refunded, its budget).
             ctx.wake.notify_one();
             if let FinalizerStep::Remove(patch) =
-                reservation::plan(&written, budget_status(budget.as_ref()).as_ref())
+                reservation::plan(&written, budget_status(budget.as_ref()).as_deref())
             {
                 patch_job(&ctx, &written, patch).await?;
             }
@@ -177,7 +178,7 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
             }
         }
     }
-    match reservation::plan(&latest, budget_status(budget.as_ref()).as_ref()) {
+    match reservation::plan(&latest, budget_status(budget.as_ref()).as_deref()) {
         FinalizerStep::Add(patch) | FinalizerStep::Remove(patch) => {
             patch_job(&ctx, &latest, patch).await?;
         }
@@ -204,9 +205,9 @@ async fn refund_before_the_end(
     ctx: &Context,
     job: &BatchJob,
     status: BatchJobStatus,
-    budget: Option<BatchBudget>,
+    budget: Option<Arc<BatchBudget>>,
     now: jiff::Timestamp,
-) -> Result<(BatchJobStatus, Option<BatchBudget>), Error> {
+) -> Result<(BatchJobStatus, Option<Arc<BatchBudget>>), Error> {
     let ends = status.phase.is_some_and(is_terminal);
     let Some(record) = status.reservation.clone().filter(|_| ends) else {
         return Ok((status, budget));
@@ -251,13 +252,18 @@ fn refund_dropped(ctx: &Context, job: &BatchJob, record: &ReservationRecord) {
 
 /// The budget `job`'s reservation names, when it has one and the budget exists: the newest
 /// version this controller knows.
-fn reserved_budget(ctx: &Context, job: &BatchJob) -> Option<BatchBudget> {
+fn reserved_budget(ctx: &Context, job: &BatchJob) -> Option<Arc<BatchBudget>> {
     let record = job.status.as_ref()?.reservation.as_ref()?;
     ctx.newest_budget(&record.budget)
 }
 
-fn budget_status(budget: Option<&BatchBudget>) -> Option<BatchBudgetStatus> {
-    budget.map(|b| b.status.clone().unwrap_or_default())
+/// The status of `budget`, when it exists (empty if it has none yet).
+fn budget_status(budget: Option<&Arc<BatchBudget>>) -> Option<Cow<'_, BatchBudgetStatus>> {
+    budget.map(|b| {
+        b.status
+            .as_ref()
+            .map_or_else(|| Cow::Owned(BatchBudgetStatus::default()), Cow::Borrowed)
+    })
 }
 
 /// A BatchJob being deleted: stops its Jobs, refunds the unused part of its reservation
@@ -268,13 +274,13 @@ async fn release(
     ctx: &Context,
     job: BatchJob,
     owned: &[Job],
-    budget: Option<BatchBudget>,
+    budget: Option<Arc<BatchBudget>>,
     now: jiff::Timestamp,
 ) -> Result<Action, Error> {
     let namespace = job.namespace().unwrap_or_default();
     let mut budget = budget;
     let mut job = job;
-    if reservation::plan(&job, budget_status(budget.as_ref()).as_ref()) == FinalizerStep::Settle {
+    if reservation::plan(&job, budget_status(budget.as_ref()).as_deref()) == FinalizerStep::Settle {
         // The pods stop before the refund is priced: what they run after it is not counted
         // (at most their termination grace period).
         for owned_job in owned
@@ -293,7 +299,7 @@ async fn release(
         job = j;
         budget = Some(b);
     }
-    match reservation::plan(&job, budget_status(budget.as_ref()).as_ref()) {
+    match reservation::plan(&job, budget_status(budget.as_ref()).as_deref()) {
         FinalizerStep::Remove(patch) => {
             if let Some(record) = job.status.as_ref().and_then(|s| s.reservation.as_ref())
                 && budget.is_none()

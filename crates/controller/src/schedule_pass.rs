@@ -24,7 +24,7 @@ use crate::ledger_io;
 use crate::writes::write_job_status;
 use futures::StreamExt;
 use jiff::Timestamp;
-use kbatch_policy::api::{BatchBudget, BatchJob, JobPhase};
+use kbatch_policy::api::{BatchBudget, BatchBudgetStatus, BatchJob, JobPhase};
 use kbatch_policy::budget::ledger::Charge;
 use kbatch_policy::budget::{BudgetPlan, LedgerEntry, roll_due};
 use kbatch_policy::phase::reason;
@@ -115,7 +115,7 @@ async fn start_all(
     ctx: &Context,
     starts: Vec<(Arc<BatchJob>, String)>,
     now: Timestamp,
-) -> (usize, HashMap<String, BatchBudget>) {
+) -> (usize, HashMap<String, Arc<BatchBudget>>) {
     let mut written = HashMap::new();
     if starts.is_empty() {
         return (0, written);
@@ -207,7 +207,7 @@ const PRUNE_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
 /// acknowledged, or old ones, are written too, to prune them. Returns how many writes failed.
 async fn roll_budgets(
     ctx: &Context,
-    written: &HashMap<String, BatchBudget>,
+    written: &HashMap<String, Arc<BatchBudget>>,
     now: Timestamp,
 ) -> usize {
     let mut failures = 0;
@@ -218,8 +218,9 @@ async fn roll_budgets(
         let Ok(plan) = BudgetPlan::from_budget(budget) else {
             continue;
         };
-        let status = budget.status.clone().unwrap_or_default();
-        let due = roll_due(&status, &plan, now).is_some();
+        let no_status = BatchBudgetStatus::default();
+        let status = budget.status.as_ref().unwrap_or(&no_status);
+        let due = roll_due(status, &plan, now).is_some();
         let acknowledged: Vec<&LedgerEntry> = status
             .ledger
             .iter()
@@ -458,7 +459,7 @@ mod tests {
         let verifier = serve_any_order(handle, expected);
         assert_eq!(pass(&ctx, test_now()).await, 0);
         assert!(!ctx.is_starting("u1") && !ctx.is_starting("u2"));
-        assert_eq!(ctx.budget_slot("team").latest(), Some(charged));
+        assert_eq!(ctx.budget_slot("team").latest(), Some(Arc::new(charged)));
         drop(ctx);
         finish(verifier).await;
     }

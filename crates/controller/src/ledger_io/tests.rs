@@ -102,7 +102,7 @@ async fn intend_adds_the_finalizer_and_writes_the_intent_then_charge_writes_the_
     );
     let (intended, charge) = intend(&ctx, &job, &budget(), |_| {}, now).await.unwrap();
     assert_eq!(intended, job_v9);
-    let written = super::charge(&ctx, &budget(), vec![charge], now)
+    let written = super::charge(&ctx, &Arc::new(budget()), vec![charge], now)
         .await
         .unwrap();
     assert_eq!(written.metadata.resource_version.as_deref(), Some("6"));
@@ -234,7 +234,9 @@ async fn a_finished_job_is_refunded_then_acknowledged() {
                 .body(job_status_patch(Some("7"), &j4).unwrap()),
         ],
     );
-    settle(&ctx, job, budget_v5, false, now).await.unwrap();
+    settle(&ctx, job, Arc::new(budget_v5), false, now)
+        .await
+        .unwrap();
     drop(ctx);
     finish(verifier).await;
 }
@@ -316,7 +318,7 @@ async fn entries_of_jobs_gone_without_a_refund_are_dropped_once_old() {
         ],
     );
     // Charged, and read so from the budget: no acknowledgement written.
-    let (seen, _) = settle(&ctx, job, held, true, now).await.unwrap();
+    let (seen, _) = settle(&ctx, job, Arc::new(held), true, now).await.unwrap();
     assert_eq!(seen.metadata.resource_version.as_deref(), Some("7"));
     drop(ctx);
     finish(verifier).await;
@@ -415,7 +417,7 @@ async fn a_refund_bills_the_task_time_of_the_jobs_pods() {
             .body(budget_status_patch(Some("5"), &b2.status).unwrap()),
         ],
     );
-    let failed = settle(&ctx, job, charged, true, test_now()).await;
+    let failed = settle(&ctx, job, Arc::new(charged), true, test_now()).await;
     assert!(failed.is_err());
     drop(ctx);
     finish(verifier).await;
@@ -461,13 +463,15 @@ async fn a_budget_write_that_conflicts_is_made_again_on_the_budget_as_stored() {
         ],
     );
     // The second PATCH's body is their version: the step was applied to it.
-    let stored = update_budget(&ctx, &seen, "u1", step).await.unwrap();
+    let stored = update_budget(&ctx, &Arc::new(seen), "u1", step)
+        .await
+        .unwrap();
     assert_eq!(stored.metadata.resource_version.as_deref(), Some("10"));
     // The next writer starts from the version last written, not the stale one it was given.
     assert_eq!(
         ctx.budget_slot("team")
             .latest()
-            .and_then(|b| b.metadata.resource_version),
+            .and_then(|b| b.metadata.resource_version.clone()),
         Some("10".into())
     );
     drop(ctx);
@@ -478,7 +482,7 @@ async fn a_budget_write_that_conflicts_is_made_again_on_the_budget_as_stored() {
 async fn steps_waiting_for_the_writer_share_one_write() {
     // Three refunds reach the budget while its writer is busy: the next writer applies all
     // three in one write, and each caller gets the budget as stored.
-    let seen = budget();
+    let seen = Arc::new(budget());
     let plan = BudgetPlan::from_budget(&seen).unwrap();
     let now = test_now();
     let charges: Vec<Charge> = (1..=3)
@@ -493,7 +497,7 @@ async fn steps_waiting_for_the_writer_share_one_write() {
     for c in &charges {
         all = apply_charge(&all, &plan, c, now).status;
     }
-    let written = stored(&seen, |b| {
+    let written = stored(&*seen, |b| {
         b.status = Some(all.clone());
         b.metadata.resource_version = Some("6".into());
     });
@@ -528,7 +532,7 @@ async fn steps_waiting_for_the_writer_share_one_write() {
     };
     let (results, ()) = tokio::join!(futures::future::join_all(callers), release);
     for result in results {
-        assert_eq!(result.unwrap(), written);
+        assert_eq!(*result.unwrap(), written);
     }
     drop(ctx);
     finish(verifier).await;
