@@ -435,10 +435,16 @@ impl Context {
             .remove(key);
     }
 
-    /// What to do after `error` for the object `key`: transient errors back off
-    /// exponentially (1 s, 2 s, … capped at 5 min); permanent ones wait 10 min (or a change).
+    /// What to do after `error` for the object `key`: a conflict (a stale view, which the
+    /// watch corrects within moments) is retried after [`CONFLICT_RETRY`] and does not count;
+    /// other transient errors back off exponentially (1 s, 2 s, … capped at 5 min); permanent
+    /// ones wait 10 min (or a change).
     pub fn requeue_after(&self, key: &str, error: &Error) -> Action {
         self.observed.reconciled(Some(error));
+        if error.is_conflict() {
+            tracing::debug!(object = key, %error, "stale view; retrying");
+            return Action::requeue(CONFLICT_RETRY);
+        }
         if !error.is_transient() {
             tracing::error!(object = key, %error, "reconcile failed; waiting for a change");
             return Action::requeue(Duration::from_secs(600));
@@ -451,6 +457,11 @@ impl Context {
         Action::requeue(delay)
     }
 }
+
+/// How soon a reconcile refused for a stale view (409 Conflict) runs again. Under load many
+/// writers meet on a budget or a job; backing off exponentially from conflicts alone left
+/// jobs waiting minutes after their view was fresh again.
+pub const CONFLICT_RETRY: Duration = Duration::from_secs(1);
 
 /// The delay before retry `n` (1-based): 2^(n-1) seconds, at most 5 minutes.
 pub fn backoff(n: u32) -> Duration {
@@ -642,6 +653,36 @@ mod tests {
             assert!(error.to_string().contains(message), "{kind}: {error}");
             assert_eq!(error.is_transient(), kind == "conflict", "{kind}");
         }
+    }
+
+    #[tokio::test]
+    async fn conflicts_retry_soon_and_do_not_grow_the_backoff_of_other_errors() {
+        let (ctx, _handle, _writers) = crate::mock::context(crate::mock::World::default());
+        let conflict = Error::Kube(kube::Error::Api(
+            kube::core::Status::failure("the object has been modified", "Conflict")
+                .with_code(409)
+                .boxed(),
+        ));
+        let unavailable = Error::Kube(kube::Error::Api(
+            kube::core::Status::failure("etcd leader changed", "ServiceUnavailable")
+                .with_code(503)
+                .boxed(),
+        ));
+        for _ in 0..5 {
+            assert_eq!(
+                ctx.requeue_after("BatchJob ns/a", &conflict),
+                Action::requeue(CONFLICT_RETRY)
+            );
+        }
+        // The first other failure after five conflicts is the first retry.
+        assert_eq!(
+            ctx.requeue_after("BatchJob ns/a", &unavailable),
+            Action::requeue(Duration::from_secs(1))
+        );
+        assert_eq!(
+            ctx.requeue_after("BatchJob ns/a", &unavailable),
+            Action::requeue(Duration::from_secs(2))
+        );
     }
 
     #[test]
