@@ -73,6 +73,15 @@ pub enum Error {
     /// A reflector store was dropped: the controller is stopping.
     #[error("a reflector store was dropped")]
     StoreDropped,
+    /// A JSON patch conditional on the object's resourceVersion (a `test` op) was refused:
+    /// the view it was made from is stale, like a 409 on other writes. The API server answers
+    /// a failed `test` with 422 and a generic message; kbatch's patches are otherwise valid by
+    /// construction (finalizer lists), so that is how the refusal is read.
+    #[error("{what} changed since it was read (its conditional patch was refused)")]
+    StalePatch {
+        /// The object, as `Kind namespace/name`.
+        what: String,
+    },
     /// The budget write that carried this step (with others') failed.
     #[error("writing budget {name}: {message}")]
     BudgetWrite {
@@ -99,6 +108,7 @@ impl Error {
             Error::InvalidBudget { .. } => "invalid_budget",
             Error::JobNameTaken(_) => "job_name_taken",
             Error::StoreDropped => "store_dropped",
+            Error::StalePatch { .. } => "conflict",
             Error::BudgetWrite { .. } => "budget_write",
         }
     }
@@ -123,14 +133,24 @@ impl Error {
             Error::Kube(kube::Error::Api(status)) => {
                 matches!(status.code, 409 | 429) || status.code >= 500
             }
-            Error::Kube(_) | Error::BudgetWrite { .. } => true,
+            Error::Kube(_) | Error::BudgetWrite { .. } | Error::StalePatch { .. } => true,
             _ => false,
         }
     }
 
-    /// Whether the API server answered 409 Conflict (a stale view; the write was refused).
+    /// Whether the API server refused a write made from a stale view: 409 Conflict, or a
+    /// conditional patch's failed `test` ([`Error::StalePatch`]).
     pub fn is_conflict(&self) -> bool {
         matches!(self, Error::Kube(kube::Error::Api(s)) if s.code == 409)
+            || matches!(self, Error::StalePatch { .. })
+    }
+
+    /// `error` of a conditional JSON patch of `what`, a 422 read as [`Error::StalePatch`].
+    pub fn of_conditional_patch(error: kube::Error, what: impl FnOnce() -> String) -> Error {
+        match error {
+            kube::Error::Api(status) if status.code == 422 => Error::StalePatch { what: what() },
+            other => Error::Kube(other),
+        }
     }
 }
 
@@ -613,8 +633,24 @@ mod tests {
                 .with_code(409)
                 .boxed(),
         ));
+        let refused_test = |code| {
+            kube::Error::Api(
+                kube::core::Status::failure(
+                    "the server rejected our request due to an error in our request",
+                    "Invalid",
+                )
+                .with_code(code)
+                .boxed(),
+            )
+        };
+        let stale = Error::of_conditional_patch(refused_test(422), || "BatchJob ns/pi".into());
         let cases: Vec<(Error, &str, &str)> = vec![
             (conflict, "conflict", "the object has been modified"),
+            (
+                stale,
+                "conflict",
+                "BatchJob ns/pi changed since it was read",
+            ),
             (
                 Error::unidentified(&job, "uid"),
                 "unidentified",
@@ -652,7 +688,12 @@ mod tests {
             assert_eq!(error.kind(), kind, "{error}");
             assert!(error.to_string().contains(message), "{kind}: {error}");
             assert_eq!(error.is_transient(), kind == "conflict", "{kind}");
+            assert_eq!(error.is_conflict(), kind == "conflict", "{kind}");
         }
+        // Only a 422 of a conditional patch reads as a stale view.
+        let forbidden = Error::of_conditional_patch(refused_test(403), || "BatchJob ns/pi".into());
+        assert_eq!(forbidden.kind(), "api");
+        assert!(!forbidden.is_conflict());
     }
 
     #[tokio::test]

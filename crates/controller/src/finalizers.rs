@@ -163,7 +163,8 @@ pub async fn reconcile<K: Guarded>(object: Arc<K>, ctx: Arc<Context>) -> Result<
             let api = K::api(ctx.client.clone(), namespace.as_deref());
             let patch: json_patch::Patch = serde_json::from_value(patch)?;
             api.patch(&name, &PatchParams::default(), &Patch::Json::<()>(patch))
-                .await?;
+                .await
+                .map_err(|e| Error::of_conditional_patch(e, || format!("{} {name}", K::KIND)))?;
             Ok(Action::await_change())
         }
     }

@@ -118,7 +118,10 @@ pub async fn patch_job(ctx: &Context, job: &BatchJob, patch: Value) -> Result<Ba
             &PatchParams::default(),
             &Patch::Json::<()>(patch),
         )
-        .await?;
+        .await
+        .map_err(|e| {
+            Error::of_conditional_patch(e, || format!("BatchJob {namespace}/{}", job.name_any()))
+        })?;
     ctx.remember_job(&written);
     Ok(written)
 }

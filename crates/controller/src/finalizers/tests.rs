@@ -76,6 +76,44 @@ async fn an_unreferenced_priority_being_deleted_loses_its_finalizer() {
     finish(verifier).await;
 }
 
+/// The API server refuses a conditional patch whose `test` fails (the priority changed since
+/// it was read) with 422: a stale view, retried in a second, not a permanent error.
+#[tokio::test]
+async fn a_finalizer_patch_refused_for_a_stale_view_is_retried_soon() {
+    let deleting = priority(true);
+    let (ctx, handle, _writers) = context(World {
+        priorities: vec![deleting.clone()],
+        ..World::default()
+    });
+    let refused = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+        "message": "the server rejected our request due to an error in our request",
+        "reason": "Invalid", "code": 422});
+    let verifier = serve(
+        handle,
+        vec![
+            Expect::new(
+                Method::PATCH,
+                "/apis/kbatch.k8s.io/v1beta1/batchpriorities/high?",
+                refused,
+            )
+            .status(422),
+        ],
+    );
+    let error = reconcile(Arc::new(deleting.clone()), ctx.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::StalePatch { what } if what == "BatchPriority high"),
+        "{error:?}"
+    );
+    assert_eq!(
+        error_policy(Arc::new(deleting), &error, ctx.clone()),
+        Action::requeue(crate::context::CONFLICT_RETRY)
+    );
+    drop(ctx);
+    finish(verifier).await;
+}
+
 #[tokio::test]
 async fn a_priority_a_queue_names_keeps_its_finalizer() {
     let deleting = priority(true);
