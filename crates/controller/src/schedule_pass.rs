@@ -24,7 +24,7 @@ use crate::ledger_io;
 use crate::writes::write_job_status;
 use futures::StreamExt;
 use jiff::Timestamp;
-use kbatch_policy::api::{BatchBudget, BatchBudgetStatus, BatchJob, JobPhase};
+use kbatch_policy::api::{BatchBudgetStatus, BatchJob, JobPhase};
 use kbatch_policy::budget::ledger::Charge;
 use kbatch_policy::budget::{BudgetPlan, LedgerEntry, roll_due};
 use kbatch_policy::phase::reason;
@@ -92,8 +92,8 @@ pub async fn pass(ctx: &Context, now: Timestamp) -> usize {
         .buffer_unordered(INTENTS_AT_ONCE)
         .fold(0, |sum, failed| async move { sum + failed })
         .await;
-    let (failed, written) = start_all(ctx, starts, now).await;
-    let failures = failures + failed + roll_budgets(ctx, &written, now).await;
+    let failed = start_all(ctx, starts, now).await;
+    let failures = failures + failed + roll_budgets(ctx, now).await;
     ctx.observed.pass_took(started.elapsed());
     failures
 }
@@ -110,15 +110,10 @@ fn log_failure(job: &str, error: &Error) {
 const INTENTS_AT_ONCE: usize = 8;
 
 /// The Starts of one pass: every intent (J1), then one charge per budget (B1). Returns how
-/// many failed and the budgets as written.
-async fn start_all(
-    ctx: &Context,
-    starts: Vec<(Arc<BatchJob>, String)>,
-    now: Timestamp,
-) -> (usize, HashMap<String, Arc<BatchBudget>>) {
-    let mut written = HashMap::new();
+/// many failed (the budgets as written are their writers' latest: [`Context::newest_budget`]).
+async fn start_all(ctx: &Context, starts: Vec<(Arc<BatchJob>, String)>, now: Timestamp) -> usize {
     if starts.is_empty() {
-        return (0, written);
+        return 0;
     }
     let uids: Vec<String> = starts
         .iter()
@@ -155,18 +150,13 @@ async fn start_all(
         };
         let count = charges.len();
         tracing::info!(budget = %name, jobs = count, "charging the jobs started");
-        match ledger_io::charge(ctx, &budget, charges, now).await {
-            Ok(b) => {
-                written.insert(name, b);
-            }
-            Err(error) => {
-                // Their reconciles charge them one by one, each after a fresh proof.
-                failures += count;
-                tracing::warn!(budget = %name, %error, "charging the jobs started failed");
-            }
+        if let Err(error) = ledger_io::charge(ctx, &budget, charges, now).await {
+            // Their reconciles charge them one by one, each after a fresh proof.
+            failures += count;
+            tracing::warn!(budget = %name, %error, "charging the jobs started failed");
         }
     }
-    (failures, written)
+    failures
 }
 
 async fn intend_one(
@@ -205,16 +195,12 @@ const PRUNE_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
 /// them too, but only when it charges or refunds): `kubectl get bbud` then shows the current
 /// window. At most one write per budget per window. Budgets holding many entries their jobs
 /// acknowledged, or old ones, are written too, to prune them. Returns how many writes failed.
-async fn roll_budgets(
-    ctx: &Context,
-    written: &HashMap<String, Arc<BatchBudget>>,
-    now: Timestamp,
-) -> usize {
+async fn roll_budgets(ctx: &Context, now: Timestamp) -> usize {
     let mut failures = 0;
     for stored in ctx.stores.budgets.state() {
         let name = stored.name_any();
-        let newest = ctx.newest_budget(&name);
-        let budget = written.get(&name).or(newest.as_ref()).unwrap_or(&stored);
+        // This pass's charges included: the writer keeps what it wrote.
+        let budget = &ctx.newest_budget(&name).unwrap_or(stored);
         let Ok(plan) = BudgetPlan::from_budget(budget) else {
             continue;
         };
