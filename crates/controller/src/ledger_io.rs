@@ -38,6 +38,7 @@ use kbatch_policy::budget::{
 };
 use kbatch_policy::phase::{is_terminal, reason};
 use kube::ResourceExt;
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -58,22 +59,22 @@ pub(crate) fn status_with(job: &BatchJob, record: ReservationRecord) -> BatchJob
 
 /// `job` with its record caught up with what `budget` holds ([`catch_up`]): the charge or
 /// refund acknowledged in memory, written with the job's next status.
-pub fn caught_up(job: &BatchJob, budget: Option<&BatchBudget>) -> BatchJob {
+///
+/// Borrowed when there is nothing to catch up: every reconcile asks, most of them of jobs
+/// whose record is current or that have none.
+pub fn caught_up<'a>(job: &'a BatchJob, budget: Option<&BatchBudget>) -> Cow<'a, BatchJob> {
     let record = job.status.as_ref().and_then(|s| s.reservation.as_ref());
-    let (Some(record), Some(budget)) = (record, budget) else {
-        return job.clone();
-    };
-    let Some(status) = budget.status.as_ref() else {
-        return job.clone();
+    let (Some(record), Some(status)) = (record, budget.and_then(|b| b.status.as_ref())) else {
+        return Cow::Borrowed(job);
     };
     let caught = catch_up(record, status);
     if caught == *record {
-        return job.clone();
+        return Cow::Borrowed(job);
     }
-    BatchJob {
+    Cow::Owned(BatchJob {
         status: Some(status_with(job, caught)),
         ..job.clone()
-    }
+    })
 }
 
 /// How long a Charge entry whose job is gone is kept before it is dropped: far longer than

@@ -104,7 +104,7 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
     // again, which the API server refuses (409) and `create_job` takes as done.
     let owned = ctx.stores.owned_jobs(&job, &namespace, &uid);
     if job.metadata.deletion_timestamp.is_some() {
-        let action = release(&ctx, job.clone(), &owned, budget, now).await?;
+        let action = release(&ctx, job.clone().into_owned(), &owned, budget, now).await?;
         ctx.succeeded(&key(&job));
         return Ok(action);
     }
@@ -157,7 +157,7 @@ pub async fn reconcile(job: Arc<BatchJob>, ctx: Arc<Context>) -> Result<Action, 
     }
 
     let status = job.status.clone().unwrap_or_default();
-    let mut latest = job.clone();
+    let mut latest = job.clone().into_owned();
     let mut budget = budget;
     if let Some(record) = &status.reservation {
         match budget.take() {

@@ -106,7 +106,7 @@ async fn intend_adds_the_finalizer_and_writes_the_intent_then_charge_writes_the_
         .await
         .unwrap();
     assert_eq!(written.metadata.resource_version.as_deref(), Some("6"));
-    let seen = caught_up(&intended, Some(&written));
+    let seen = caught_up(&intended, Some(&written)).into_owned();
     assert_eq!(seen.status.unwrap().reservation, Some(acked));
     assert_eq!(ctx.budget_slot("team").latest(), Some(written));
     drop(ctx);
