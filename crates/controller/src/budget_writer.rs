@@ -36,9 +36,10 @@ const CONFLICTS: usize = 3;
 #[derive(Default)]
 pub struct BudgetSlot {
     queue: Mutex<Queue>,
-    /// Held by the caller writing; over the version this controller last wrote.
-    writer: tokio::sync::Mutex<Option<Arc<BatchBudget>>>,
-    /// A copy of the version last written, readable without waiting for a write.
+    /// Held by the caller writing.
+    writer: tokio::sync::Mutex<()>,
+    /// The version last written (`None` after a failed write), readable without waiting for
+    /// a write.
     latest: Mutex<Option<Arc<BatchBudget>>>,
     /// When it was last written.
     written_at: Mutex<Option<Instant>>,
@@ -73,9 +74,7 @@ impl BudgetSlot {
 
     /// Takes the writer lock, as a writer busy with a write would (tests).
     #[cfg(test)]
-    pub(crate) async fn hold_writer(
-        &self,
-    ) -> tokio::sync::MutexGuard<'_, Option<Arc<BatchBudget>>> {
+    pub(crate) async fn hold_writer(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.writer.lock().await
     }
 
@@ -135,7 +134,7 @@ pub async fn update_budget(
         queue.waiting.push((ticket, id.to_owned(), step));
         ticket
     };
-    let mut last = slot.writer.lock().await;
+    let _writing = slot.writer.lock().await;
     if slot.busy() {
         tokio::time::sleep(LINGER).await;
     }
@@ -153,9 +152,9 @@ pub async fn update_budget(
         }
         std::mem::take(&mut queue.waiting)
     };
+    let last = slot.latest();
     let result = write_batch(ctx, Arc::clone(newer(seen, last.as_ref())), &batch).await;
-    *last = result.as_ref().ok().cloned();
-    slot.remember(last.as_ref());
+    slot.remember(result.as_ref().ok());
     {
         let mut queue = slot.queue();
         for (other, _, _) in batch.iter().filter(|(t, _, _)| *t != ticket) {
